@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Everything the tests and the lab need, on a fresh Debian 12 machine as root: Debian packages,
+# a Python virtualenv with the pinned tools, the collection tree Ansible and ansible-test look
+# for, the offline bootstrap ansible-test needs, and the node image. Idempotent and quick when
+# nothing changed (each part is keyed by a hash of what it was made from).
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "$0")/env.sh"
+cd "$ORCH_ROOT"
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# 1. Debian packages: podman (rootful, runc: crun refuses this cgroup hybrid), mmdebstrap for the
+#    node image, dpkg-dev for local apt repositories, and the real side services the tests run.
+DEB_PACKAGES=(podman runc mmdebstrap dpkg-dev rsync make git prometheus etcd-server etcd-client)
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages start their services where systemd runs; the tests start their own.
+for svc in prometheus etcd; do
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
+command -v kubectl >/dev/null || { log "kubectl (>= 1.27, kustomize v5) is required: it ships on this machine kind"; exit 1; }
+
+# 2. The virtualenv, rebuilt when the pinned requirements change.
+req_hash=$(cat requirements-dev.txt constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$ORCH_VENV/.orch-stamp" 2>/dev/null)" != "$req_hash" ]; then
+  log "creating the virtualenv $ORCH_VENV"
+  rm -rf "$ORCH_VENV"
+  "$ORCH_PYTHON" -m venv "$ORCH_VENV"
+  # pip's own chatter (about find-links folders this machine kind lists) goes to a log.
+  "$ORCH_VENV/bin/pip" install -q -r requirements-dev.txt -c constraints.txt >"$ORCH_CACHE/pip.log" 2>&1 \
+    || { cat "$ORCH_CACHE/pip.log" >&2; exit 1; }
+  echo "$req_hash" > "$ORCH_VENV/.orch-stamp"
+fi
+
+# 3. Our collection where Ansible and ansible-lint look for it (a symlink to the work tree).
+mkdir -p "$ORCH_COLLECTIONS/ansible_collections/orchestrator"
+ln -sfn "$ORCH_ROOT" "$ORCH_COLLECTIONS/ansible_collections/orchestrator/platform"
+
+# 4. ansible-test downloads a pip bootstrap script from a host these machines cannot reach; give
+#    it a local one that installs pip from CPython's own bundled wheel.
+bootstrap_dir="$HOME/.ansible/test/cache"
+mkdir -p "$bootstrap_dir"
+# The pip version ansible-test bootstraps is written in its own source (pip='X.Y').
+pip_version=$("$ORCH_VENV/bin/python" - <<'PY'
+import os, re
+import ansible_test
+src = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
+with open(src, encoding="utf-8") as handle:
+    print(re.search(r"pip='([0-9.]+)'", handle.read()).group(1))
+PY
+)
+cp scripts/get_pip_offline.py "$bootstrap_dir/get_pip_${pip_version//./_}.py"
+
+# 5. The node image.
+bash scripts/node-image.sh >/dev/null
+log "ready (venv $ORCH_VENV, node image $ORCH_NODE_IMAGE)"
