@@ -29,7 +29,7 @@ echo "building $ORCH_NODE_IMAGE (mmdebstrap $SUITE from $MIRROR)" >&2
 # The package lists stay in the image (a node's first apt run needs no download), as on a real
 # host whose cache is fresh; roles refresh them when they are older than their cache_valid_time.
 mmdebstrap --quiet --variant=minbase --include="$PACKAGES" --skip=cleanup/apt/lists \
-  --customize-hook='truncate -s 0 "$1/etc/machine-id"' \
+  --customize-hook="truncate -s 0 \"\$1/etc/machine-id\"" \
   "$SUITE" "$work/rootfs.tar" \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main" >&2
 podman import \

@@ -11,7 +11,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Debian packages: podman (rootful, runc: crun refuses this cgroup hybrid), mmdebstrap for the
 #    node image, dpkg-dev for local apt repositories, and the real side services the tests run.
-DEB_PACKAGES=(podman runc mmdebstrap dpkg-dev rsync make git prometheus etcd-server etcd-client)
+DEB_PACKAGES=(podman runc mmdebstrap dpkg-dev rsync make git shellcheck prometheus etcd-server etcd-client)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,7 +4,7 @@
 set -uo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/../scripts/env.sh"
-cd "$ORCH_ROOT"
+cd "$ORCH_ROOT" || exit 1
 
 ALL_GATES=(lint sanity units syntax pytest molecule)
 gates=("$@")
@@ -13,7 +13,8 @@ gates=("$@")
 gate_lint() {
   yamllint --strict . &&
     ansible-lint &&
-    ruff check .
+    ruff check . &&
+    antsibull-changelog lint
 }
 
 # ansible-test wants the collection at a real path named ansible_collections/<ns>/<name>.
