@@ -9,9 +9,17 @@ export ORCH_VENV="${ORCH_VENV:-$ORCH_CACHE/venv}"
 export ORCH_PYTHON="${ORCH_PYTHON:-$(command -v python3.11 || command -v python3)}"
 # JSON schemas of the custom resources we render (../shared/schemas beside the clone).
 export ORCH_SCHEMAS="${ORCH_SCHEMAS:-$(cd "$ORCH_ROOT/.." && pwd)/shared/schemas}"
+# Per-checkout working files (the collection symlink tree, the ansible-test copy): two clones on
+# one machine share the cache (virtualenv, images) but never each other's checkout.
+ORCH_WORK="$ORCH_CACHE/checkouts/$(printf '%s' "$ORCH_ROOT" | sha256sum | cut -c1-12)"
+export ORCH_WORK
 # Our collection is found through a symlink tree; the collections we depend on come from the
 # `ansible` package in the virtualenv (site-packages/ansible_collections) or from Galaxy.
-export ORCH_COLLECTIONS="$ORCH_CACHE/collections"
+export ORCH_COLLECTIONS="$ORCH_WORK/collections"
+if [ "$(readlink "$ORCH_COLLECTIONS/ansible_collections/orchestrator/platform" 2>/dev/null)" != "$ORCH_ROOT" ]; then
+  mkdir -p "$ORCH_COLLECTIONS/ansible_collections/orchestrator"
+  ln -sfn "$ORCH_ROOT" "$ORCH_COLLECTIONS/ansible_collections/orchestrator/platform"
+fi
 export ANSIBLE_COLLECTIONS_PATH="$ORCH_COLLECTIONS"
 export ANSIBLE_CONFIG="$ORCH_ROOT/ansible.cfg"
 export ANSIBLE_ROLES_PATH="$ORCH_ROOT/roles"

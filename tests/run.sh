@@ -19,7 +19,7 @@ gate_lint() {
 
 # ansible-test wants the collection at a real path named ansible_collections/<ns>/<name>.
 _ansible_test_tree() {
-  local tree="$ORCH_CACHE/ansible-test/ansible_collections/orchestrator/platform"
+  local tree="$ORCH_WORK/ansible-test/ansible_collections/orchestrator/platform"
   mkdir -p "$tree"
   # What the collection ships plus its unit tests and sanity ignores; dev tooling stays out.
   rsync -a --delete --exclude .git --exclude tests/output --exclude tests/functional \
