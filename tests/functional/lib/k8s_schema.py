@@ -53,13 +53,26 @@ def load_documents(text: str) -> list[dict[str, Any]]:
     return objects
 
 
+_GO_INLINE_FLAGS = re.compile(r"\(\?([ims]+)\)")
+
+
+def _python_pattern(pattern: str) -> str:
+    """CRD patterns are Go (RE2) regexes, which accept inline flags such as (?i) anywhere; Python
+    accepts them only at the start (e.g. Calico's '^(?i)(Info|Debug)?$')."""
+    flags = "".join(_GO_INLINE_FLAGS.findall(pattern))
+    return f"(?{flags})" + _GO_INLINE_FLAGS.sub("", pattern) if flags else pattern
+
+
 def _strict(schema: Any) -> Any:
     """A copy of an OpenAPI v3 CRD schema in which unlisted fields are errors."""
     if isinstance(schema, list):
         return [_strict(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: _strict(value) for key, value in schema.items()}
+    out = {
+        key: _python_pattern(value) if key == "pattern" and isinstance(value, str) else _strict(value)
+        for key, value in schema.items()
+    }
     if (
         "properties" in out
         and "additionalProperties" not in out
