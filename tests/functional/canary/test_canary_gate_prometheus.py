@@ -1,0 +1,130 @@
+"""canary_gate against a real Prometheus (Debian's 2.42) scraping a test exporter.
+
+Each scenario is a `service` label of the exporter with known rates, so the gate's values are
+known: passing, failing on each metric alone, and the two shapes of no data (series that stopped
+growing give NaN; a service with no series gives an empty result). The module runs as Ansible
+runs it, with its default queries (those of the AnalysisTemplates).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from canary_support import Exporter, PrometheusServer, Series, run_module, template_queries, work_dir
+
+pytestmark = pytest.mark.prometheus
+
+FAST = {"0.1": 0.8, "0.25": 0.2}  # P95 212.5 ms, P99 242.5 ms
+SLOW_P95 = {"0.1": 0.9, "2": 0.1}  # P95 1500 ms, P99 1900 ms
+SLOW_P99 = {"0.1": 0.97, "5": 0.03}  # P95 97.9 ms, P99 4000 ms
+SERIES = [
+    Series("healthy", "bbb222", rps=50, error_share=0.01, latency=FAST),
+    Series("errors", "bbb222", rps=50, error_share=0.10, latency=FAST),
+    Series("slow-p95", "bbb222", rps=50, error_share=0.0, latency=SLOW_P95),
+    Series("slow-p99", "bbb222", rps=50, error_share=0.0, latency=SLOW_P99),
+    Series("idle", "bbb222", rps=0, error_share=0.0, latency=FAST),
+    # One service, two versions: the stable one fails everything, the canary passes.
+    Series("mixed", "aaa111", rps=50, error_share=0.5, latency=SLOW_P99),
+    Series("mixed", "bbb222", rps=10, error_share=0.0, latency=FAST),
+]
+
+
+@pytest.fixture(scope="module")
+def prometheus():
+    exporter = Exporter(SERIES)
+    server = PrometheusServer([f"127.0.0.1:{exporter.port}"])
+    tmp = work_dir("gate")
+    try:
+        # Rates need two samples inside the window: wait until every growing series has a rate.
+        server.wait_for('rate(http_requests_total{code="200"}[10s]) > 0', count=6)
+        yield server, tmp
+    finally:
+        server.stop()
+        exporter.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def gate(prometheus, **args):
+    server, tmp = prometheus
+    params = {"prometheus_url": server.url, "namespace": "orchestrator", "window": "10s"}
+    params.update(args)
+    return run_module("canary_gate", params, tmp)
+
+
+def values(result):
+    return {name: metric["value"] for name, metric in result["metrics"].items()}
+
+
+def verdicts(result):
+    return {name: metric["verdict"] for name, metric in result["metrics"].items()}
+
+
+def test_healthy_canary_passes(prometheus):
+    result = gate(prometheus, service="healthy", canary_hash="bbb222")
+    assert not result.get("failed"), result
+    assert result["verdict"] == "pass" and result["passed"] is True
+    got = values(result)
+    assert got["success_rate"] == pytest.approx(0.99, abs=0.002)
+    assert got["latency_p95_ms"] == pytest.approx(212.5, rel=0.02)
+    assert got["latency_p99_ms"] == pytest.approx(242.5, rel=0.02)
+    assert 'rollouts_pod_template_hash="bbb222"' in result["metrics"]["success_rate"]["query"]
+
+
+@pytest.mark.parametrize("service,failing,expected", [
+    ("errors", "success_rate", 0.90),
+    ("slow-p95", "latency_p95_ms", 1500.0),
+    ("slow-p99", "latency_p99_ms", 4000.0),
+])
+def test_each_metric_fails_alone(prometheus, service, failing, expected):
+    result = gate(prometheus, service=service, canary_hash="bbb222")
+    assert result["verdict"] == "fail" and result["passed"] is False
+    assert verdicts(result) == {name: ("fail" if name == failing else "pass") for name in verdicts(result)}
+    assert values(result)[failing] == pytest.approx(expected, rel=0.02)
+
+
+def test_thresholds_are_options(prometheus):
+    result = gate(prometheus, service="slow-p95", canary_hash="bbb222", max_latency_p95_ms=1600)
+    assert result["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("service", ["idle", "absent"])
+def test_no_data_is_inconclusive(prometheus, service):
+    result = gate(prometheus, service=service, canary_hash="bbb222")
+    assert result["verdict"] == "inconclusive" and result["passed"] is False
+    assert set(verdicts(result).values()) == {"inconclusive"}
+    assert set(values(result).values()) == {None}
+
+
+def test_canary_hash_limits_the_queries_to_the_canary(prometheus):
+    canary = gate(prometheus, service="mixed", canary_hash="bbb222")
+    stable = gate(prometheus, service="mixed", canary_hash="aaa111")
+    both = gate(prometheus, service="mixed")
+    assert canary["verdict"] == "pass"
+    assert stable["verdict"] == "fail"
+    assert values(both)["success_rate"] == pytest.approx((50 * 0.5 + 10) / 60, abs=0.01)
+
+
+def test_rejected_query_fails_the_task(prometheus):
+    result = gate(prometheus, service="healthy", queries={"success_rate": "sum(rate(http_requests_total[10s]"})
+    assert result["failed"] is True
+    assert "Prometheus rejected the query" in result["msg"]
+
+
+def test_unreachable_prometheus_fails_the_task(prometheus):
+    _server, tmp = prometheus
+    result = run_module("canary_gate", {"prometheus_url": "http://127.0.0.1:9", "service": "healthy",
+                                        "prometheus_timeout": 3}, tmp)
+    assert result["failed"] is True and "Cannot query Prometheus" in result["msg"]
+
+
+@pytest.mark.parametrize("service", ["healthy", "errors", "slow-p99"])
+def test_the_analysis_templates_measure_what_the_gate_measures(prometheus, service):
+    """The controller's own queries (k8s/argo-rollouts/analysis-template.yaml, arguments filled in
+    as the Rollout passes them), run on the same Prometheus, give the gate's values."""
+    server, _tmp = prometheus
+    result = gate(prometheus, service=service, canary_hash="bbb222")
+    for name, query in template_queries("bbb222", service=service).items():
+        samples = server.query(query.replace("[2m]", "[10s]"))
+        assert len(samples) == 1, (name, samples)
+        assert float(samples[0]["value"][1]) == pytest.approx(result["metrics"][name]["value"], rel=0.02), name
