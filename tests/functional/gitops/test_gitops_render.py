@@ -253,7 +253,8 @@ def test_without_the_canary_argo_cd_ignores_nothing(tmp_path):
     objects = load_documents((tmp_path / "orchestrator_workloads" / "argocd-applications.yml").read_text())
     assert sorted(o["metadata"]["name"] for o in objects if o["kind"] == "Application") == ["orchestrator"]
     (app,) = (o for o in objects if o["kind"] == "Application")
-    assert "ignoreDifferences" not in app["spec"]
-    assert not any("RespectIgnoreDifferences" in s for s in app["spec"]["syncPolicy"]["syncOptions"])
+    # Without the Rollout, the HPA of step 11 scales the Deployment: its replicas stay ignored.
+    assert [i["name"] for i in app["spec"]["ignoreDifferences"]] == ["orchestrator", "monitoring-app"]
+    assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
     assert {o["metadata"]["namespace"] for o in objects} == {"gitops"}
     assert not validate_all(objects)

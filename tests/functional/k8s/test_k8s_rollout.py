@@ -255,11 +255,16 @@ def test_argocd_ignores_only_the_deployment_replicas(rendered, application_set):
         if ignored[name]:
             assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
         assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    only = [("apps", "Deployment", "orchestrator", ("/spec/replicas",), ())]
-    assert ignored["orchestrator"] == only
-    assert ignored["orchestrator-rollout"] == []
-    assert ignored["orchestrator-{{.env}}"] == only
-    assert ignored["orchestrator-rollout-{{.env}}"] == []
+    # Only the replicas that Argo Rollouts or the HPAs of step 11 scale (docs/workloads.md).
+    workloads = [
+        ("apps", "Deployment", "orchestrator", ("/spec/replicas",), ()),
+        ("apps", "Deployment", "monitoring-app", ("/spec/replicas",), ()),
+    ]
+    rollout = [("argoproj.io", "Rollout", "orchestrator", ("/spec/replicas",), ())]
+    assert ignored["orchestrator"] == workloads
+    assert ignored["orchestrator-rollout"] == rollout
+    assert ignored["orchestrator-{{.env}}"] == workloads
+    assert ignored["orchestrator-rollout-{{.env}}"] == rollout
 
 
 def test_app_project_admits_everything_the_apps_deploy(rendered):
