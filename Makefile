@@ -1,6 +1,6 @@
 # Entry points. `make test` is the test command: it sets everything up on a fresh Debian 12
 # machine (root) and runs every gate.
-.PHONY: test setup gates image
+.PHONY: test setup gates image lab lab-destroy
 
 test: setup gates
 
@@ -12,3 +12,10 @@ gates:
 
 image:
 	bash scripts/node-image.sh
+
+# The lab: five node containers and playbooks/site.yml on inventories/lab (scripts/lab.sh).
+lab:
+	bash scripts/lab.sh up
+
+lab-destroy:
+	bash scripts/lab.sh down

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The lab: five Debian 12 node containers (three control planes, two workers) on the podman
+# network orch-lab, and playbooks/site.yml run against inventories/lab.
+#   scripts/lab.sh up      set-up (scripts/setup.sh), network and containers (reused when present),
+#                          then site.yml; prints what it created and what each play changed
+#   scripts/lab.sh down    removes the containers and the network
+# Environment: LAB_MIRROR=<dir or URL> sets cluster_mirror for the run; LAB_TIMEOUT (seconds,
+# default 1800) bounds the playbook run; LAB_SETUP=0 skips scripts/setup.sh; LAB_PLAYBOOK runs
+# another playbook than playbooks/site.yml (e.g. playbooks/00_preflight.yml).
+# Nothing waits without a time-out. Exit status: that of the step that stopped the run.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "$0")/env.sh"
+cd "$ORCH_ROOT"
+
+NETWORK=orch-lab
+SUBNET=10.89.100.0/24
+declare -A ADDRESS=(
+  [orch-lab-cp1]=10.89.100.11 [orch-lab-cp2]=10.89.100.12 [orch-lab-cp3]=10.89.100.13
+  [orch-lab-w1]=10.89.100.21 [orch-lab-w2]=10.89.100.22
+)
+NODES=(orch-lab-cp1 orch-lab-cp2 orch-lab-cp3 orch-lab-w1 orch-lab-w2)
+LOG_DIR="$ORCH_ROOT/lab"
+LOG="$LOG_DIR/site.log"
+LAB_TIMEOUT="${LAB_TIMEOUT:-1800}"
+PLAYBOOK="${LAB_PLAYBOOK:-playbooks/site.yml}"
+
+say() { printf 'lab: %s\n' "$*"; }
+die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
+# Every podman call is bounded: a wedged podman must not hang the lab.
+pm() { timeout 120 podman "$@"; }
+
+wait_running() {
+  local node=$1 deadline=$((SECONDS + 90)) state=""
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    state=$(timeout 20 podman exec "$node" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running | degraded) return 0 ;; esac
+    sleep 1
+  done
+  die "$node: systemd did not come up within 90 s (state '${state:-none}'); see: podman logs $node"
+}
+
+up() {
+  local created=() reused=() started=() network_action node state rc=0
+  if [ "${LAB_SETUP:-1}" != 0 ]; then
+    say "set-up: scripts/setup.sh (Debian packages, virtualenv, node image; quick when done before)"
+    timeout 3600 bash scripts/setup.sh || die "scripts/setup.sh failed (exit $?); see its output above"
+  fi
+  command -v podman >/dev/null || die "podman is not installed: scripts/setup.sh installs it"
+  pm image exists "$ORCH_NODE_IMAGE" || die "node image $ORCH_NODE_IMAGE is missing: run scripts/setup.sh"
+
+  if pm network exists "$NETWORK"; then
+    pm network inspect "$NETWORK" --format '{{range .Subnets}}{{.Subnet}} {{end}}' | grep -qw "$SUBNET" \
+      || die "podman network $NETWORK exists without subnet $SUBNET: run 'make lab-destroy' first"
+    network_action="reused"
+  else
+    pm network create --subnet "$SUBNET" "$NETWORK" >/dev/null
+    network_action="created"
+  fi
+
+  local add_hosts=()
+  for node in "${NODES[@]}"; do add_hosts+=("--add-host=$node:${ADDRESS[$node]}"); done
+  for node in "${NODES[@]}"; do
+    state=$(pm container inspect "$node" --format '{{.State.Status}}' 2>/dev/null || true)
+    case "$state" in
+      running) reused+=("$node") ;;
+      "")
+        pm run -d --name "$node" --hostname "$node" --network "$NETWORK" --ip "${ADDRESS[$node]}" \
+          "${add_hosts[@]}" --privileged --systemd=always --runtime runc \
+          --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 -v /var/lib/containerd \
+          --label orchestrator.lab=1 "$ORCH_NODE_IMAGE" /sbin/init >/dev/null
+        created+=("$node") ;;
+      *) pm start "$node" >/dev/null; started+=("$node") ;;
+    esac
+  done
+  for node in "${NODES[@]}"; do wait_running "$node"; done
+  say "network $NETWORK ($SUBNET): $network_action"
+  [ "${#created[@]}" -gt 0 ] && say "containers created: ${created[*]}"
+  [ "${#started[@]}" -gt 0 ] && say "containers started again: ${started[*]}"
+  [ "${#reused[@]}" -gt 0 ] && say "containers reused (already running): ${reused[*]}"
+
+  local extra=()
+  [ -n "${LAB_MIRROR:-}" ] && extra+=(-e "cluster_mirror=$LAB_MIRROR")
+  mkdir -p "$LOG_DIR"
+  [ -f "$PLAYBOOK" ] || die "no playbook $PLAYBOOK"
+  say "running $PLAYBOOK on inventories/lab (time-out ${LAB_TIMEOUT}s; full log: lab/site.log)"
+  set +e
+  ANSIBLE_NOCOLOR=1 timeout --kill-after=30 "$LAB_TIMEOUT" \
+    ansible-playbook -i inventories/lab/hosts.yml "$PLAYBOOK" "${extra[@]}" >"$LOG" 2>&1
+  rc=$?
+  set -e
+  report "$rc"
+  return "$rc"
+}
+
+# What the run did: the tasks that changed something, the play recap, and where it stopped.
+report() {
+  local rc=$1
+  echo
+  say "changed by the playbooks (task: hosts):"
+  awk '/^TASK \[/ { task = $0; sub(/^TASK \[/, "", task); sub(/\] \**$/, "", task) }
+       /^changed: \[/ { host = $2; gsub(/[\[\]:]/, "", host)
+                        if (!((task, host) in done)) { done[task, host] = 1; hosts[task] = hosts[task] " " host }
+                        if (!(task in seen)) { order[++n] = task; seen[task] = 1 } }
+       END { if (n == 0) print "  nothing"; for (i = 1; i <= n; i++) print "  " order[i] ":" hosts[order[i]] }' "$LOG"
+  echo
+  sed -n '/^PLAY RECAP/,$p' "$LOG" | grep -v '^$' || true
+  echo
+  if [ "$rc" -eq 0 ]; then
+    say "$PLAYBOOK completed: every step it imports ran."
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    say "STOPPED: $PLAYBOOK did not finish within LAB_TIMEOUT=${LAB_TIMEOUT}s (log: lab/site.log)."
+  else
+    say "STOPPED at task: $(grep '^TASK \[' "$LOG" | tail -n 1 | sed 's/^TASK \[//; s/\] \**$//')"
+    # The failing message names the variable that would let the run go on.
+    if grep -q '^\[ERROR\]: ' "$LOG"; then
+      grep '^\[ERROR\]: ' "$LOG" | tail -n 1 | cut -c1-1200
+    else
+      grep -m 1 -A 8 -E '^(fatal|failed): ' "$LOG" | cut -c1-400 || true
+    fi
+    say "exit status $rc; full log: lab/site.log"
+  fi
+}
+
+down() {
+  local node removed=()
+  for node in "${NODES[@]}"; do
+    if pm container exists "$node"; then
+      pm rm -f -t 5 "$node" >/dev/null
+      removed+=("$node")
+    fi
+  done
+  say "containers removed: ${removed[*]:-none}"
+  if pm network exists "$NETWORK"; then
+    pm network rm -f "$NETWORK" >/dev/null
+    say "network $NETWORK removed"
+  else
+    say "network $NETWORK: not present"
+  fi
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down | destroy) down ;;
+  *) die "usage: $0 up|down" 2 ;;
+esac

@@ -1,0 +1,114 @@
+"""The preflight catalogue: each invalid inventory fails in preflight, names the variable and the
+fix, and changes nothing on any node; the valid inventory passes (normal and check mode).
+
+Every case runs the real playbooks/00_preflight.yml against the real node containers of
+conftest.py. The fingerprints of all nodes are compared with those taken before the first case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from preflight_nodes import ROOT, fingerprints
+
+pytestmark = pytest.mark.nodes
+
+HERE = Path(__file__).resolve().parent
+CATALOGUE = HERE / "catalogue"
+CASES = sorted(p.name for p in CATALOGUE.iterdir() if (p / "hosts.yml").is_file())
+TIMEOUT = 300
+
+
+def expect(case: str) -> dict:
+    return yaml.safe_load((CATALOGUE / case / "expect.yml").read_text())
+
+
+def run_preflight(inventory: Path, *extra: str) -> tuple[int, dict, str, float]:
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    start = time.monotonic()
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "playbooks/00_preflight.yml", *extra],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=TIMEOUT,
+    )
+    took = time.monotonic() - start
+    try:
+        result = json.loads(run.stdout)
+    except ValueError:
+        pytest.fail(f"no JSON result (rc {run.returncode}): {run.stdout[-2000:]} {run.stderr[-2000:]}")
+    return run.returncode, result, run.stderr, took
+
+
+def failures(result: dict) -> list[tuple[str, str, str]]:
+    """(task path, host, message) of every failed task result."""
+    found = []
+    for play in result["plays"]:
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed") and not res.get("ignore_errors"):
+                    found.append((task["task"].get("path", ""), host, str(res.get("msg", ""))))
+    return found
+
+
+def assert_nothing_changed(result: dict, before: dict[str, str]) -> None:
+    for host, stats in result["stats"].items():
+        assert stats["changed"] == 0, f"{host} reports changes"
+        assert stats["unreachable"] == 0, f"{host} was unreachable"
+    after = fingerprints()
+    for node, print_before in before.items():
+        assert after[node] == print_before, f"{node} changed (packages or /etc)"
+
+
+def test_catalogue_covers_twenty_distinct_rules():
+    rules = {expect(case)["rule"] for case in CASES}
+    assert len(CASES) >= 20 and len(rules) >= 20, sorted(rules)
+    documented = (ROOT / "docs" / "inventory.md").read_text()
+    missing = [rule for rule in rules if f"`{rule}`" not in documented]
+    assert not missing, f"rules not described in docs/inventory.md: {missing}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_invalid_inventory_fails_in_preflight(nodes, case):
+    want = expect(case)
+    rc, result, stderr, took = run_preflight(CATALOGUE / case / "hosts.yml")
+    failed = failures(result)
+    # (a) it failed, and in a preflight task.
+    assert rc != 0, f"{case}: preflight passed ({took:.1f}s)"
+    assert failed, f"{case}: rc {rc} but no failed task: {stderr[-1500:]}"
+    assert all("/roles/preflight/tasks/" in path for path, _, _ in failed), failed
+    # (b) the message names the offending variable and the fix.
+    messages = " ".join(msg for _, _, msg in failed)
+    assert want["variable"] in messages, f"{case}: variable {want['variable']!r} not named: {messages}"
+    assert want["fix"] in messages, f"{case}: fix {want['fix']!r} not given: {messages}"
+    # (c) no node changed.
+    assert_nothing_changed(result, nodes)
+
+
+@pytest.mark.parametrize("mode", ["run", "check"])
+def test_valid_inventory_passes(nodes, mode):
+    extra = ("--check", "--diff") if mode == "check" else ()
+    rc, result, stderr, took = run_preflight(HERE / "valid" / "hosts.yml", *extra)
+    assert rc == 0 and not failures(result), (
+        f"valid inventory failed ({mode}, {took:.1f}s): {failures(result)} {stderr[-1500:]}"
+    )
+    hosts = {h for h in result["stats"] if h != "localhost"}
+    assert hosts == {"orch-pf-t1", "orch-pf-t2", "orch-pf-t3"}, hosts
+    assert_nothing_changed(result, nodes)
+
+
+def test_example_inventory_passes_the_controller_rules():
+    """inventories/example passes every variable and inventory rule. Its hosts cannot be reached
+    here, so they are all pointed at this machine (connection local): the first rule that may
+    fail is then the node-address uniqueness, which proves every rule before it passed."""
+    rc, result, stderr, _took = run_preflight(
+        ROOT / "inventories" / "example", "-e", "ansible_connection=local", "-e", "ansible_become=false",
+    )
+    failed = failures(result)
+    assert rc != 0 and failed, stderr[-1500:]
+    assert {path.rsplit("/", 1)[-1].split(":")[0] for path, _, _ in failed} == {"nodes.yml"}, failed
+    assert all("several nodes have the same address" in msg for _, _, msg in failed), failed
