@@ -11,7 +11,17 @@ import pytest
 import regopy
 from k8s_schema import _strict
 
-EXEMPT = {"kube-system", "tigera-operator", "calico-system", "falco", "orchestrator-agents"}
+# The Pod Security exemptions of the example inventory (roles/cluster defaults).
+EXEMPT = {
+    "kube-system",
+    "tigera-operator",
+    "calico-system",
+    "falco",
+    "orchestrator-agents",
+    "longhorn-system",
+    "observability-agents",
+    "compliance",
+}
 SYSTEM = {
     "kube-system",
     "kube-public",

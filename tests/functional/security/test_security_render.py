@@ -32,7 +32,16 @@ PINNED_CHARTS = {
     "falco/falco-release.yml": ("falco", "9.1.0", "https://falcosecurity.github.io/charts"),
 }
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+$")
-EXEMPT = {"kube-system", "tigera-operator", "calico-system", "falco", "orchestrator-agents"}
+EXEMPT = {
+    "kube-system",
+    "tigera-operator",
+    "calico-system",
+    "falco",
+    "orchestrator-agents",
+    "longhorn-system",
+    "observability-agents",
+    "compliance",
+}
 
 
 def test_render_wrote_every_component(rendered):
