@@ -1,0 +1,82 @@
+"""etcd backups against a REAL etcd (Debian etcd-server, TLS, kubeadm's certificate paths; see
+prepare-etcd.yml): the timer is scheduled, its service takes verified snapshots, keeps the newest
+etcd_backup_keep (3 in this scenario) and copies each to orch-cl-w2, which keeps
+etcd_backup_rsync_keep (2) per control plane; a snapshot that cannot be taken fails the service
+and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import testinfra
+
+CONTROL_PLANES = ["orch-cl-cp1", "orch-cl-cp2", "orch-cl-cp3"]
+TARGET = "orch-cl-w2"
+KEEP, REMOTE_KEEP = 3, 2
+ETCDCTL = (
+    "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt "
+    "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+)
+
+
+def snapshots(node, directory: str) -> list[str]:
+    out = node.run(f"ls -1 {directory} 2>/dev/null | grep -E '^etcd-.*\\.db$' || true").stdout.split()
+    return sorted(out)
+
+
+def test_timer_is_enabled_and_scheduled(host):
+    if host.backend.get_hostname() not in CONTROL_PLANES:
+        pytest.skip("control planes only")
+    timer = host.service("etcd-backup.timer")
+    assert timer.is_enabled and timer.is_running
+    next_run = host.check_output("systemctl show etcd-backup.timer -p NextElapseUSecRealtime --value")
+    assert next_run.strip() not in ("", "n/a", "0")
+    assert host.file("/etc/etcd-backup/etcd-backup.env").mode == 0o600
+    assert host.file("/etc/etcd-backup/id_ed25519").mode == 0o600
+
+
+def test_service_takes_verified_snapshots_prunes_and_copies_off_node():
+    cp = testinfra.get_host("podman://orch-cl-cp1")
+    target = testinfra.get_host(f"podman://{TARGET}")
+    marker = f"backup-test-{int(time.time())}"
+    cp.check_output(f"{ETCDCTL} put /registry/orchestrator-test/marker {marker}")
+    for _ in range(KEEP + 2):
+        run = cp.run("systemctl start etcd-backup.service")
+        assert run.rc == 0, cp.run("journalctl -u etcd-backup.service --no-pager -n 30").stdout
+        time.sleep(1.1)  # snapshot names carry the second
+    local = snapshots(cp, "/var/backups/etcd")
+    assert len(local) == KEEP, local
+    assert cp.run("cd /var/backups/etcd && sha256sum -c --quiet ./*.sha256").rc == 0
+    newest = local[-1]
+    status = cp.check_output(f"ETCDCTL_API=3 etcdctl snapshot status /var/backups/etcd/{newest} -w json")
+    assert '"totalKey":' in status and int(status.split('"totalKey":')[1].split(",")[0].split("}")[0]) >= 6
+    # The snapshot holds the key written just before: restore it into a scratch dir and read it back.
+    restore = cp.run(
+        f"rm -rf /tmp/restore && ETCDCTL_API=3 etcdctl snapshot restore /var/backups/etcd/{newest} "
+        "--data-dir /tmp/restore/data >/dev/null 2>&1 && "
+        "grep -a -c " + marker + " /tmp/restore/data/member/snap/db; rm -rf /tmp/restore"
+    )
+    assert restore.stdout.strip() not in ("", "0"), restore.stdout + restore.stderr
+    remote_dir = "/srv/etcd-backups/orch-cl-cp1"
+    remote = snapshots(target, remote_dir)
+    assert len(remote) == REMOTE_KEEP, remote
+    assert remote == local[-REMOTE_KEEP:]
+    assert target.run(f"cd {remote_dir} && sha256sum -c --quiet ./*.sha256").rc == 0
+    assert target.file("/srv/etcd-backups").mode == 0o700
+
+
+def test_a_failed_snapshot_fails_the_service_and_leaves_nothing():
+    cp = testinfra.get_host("podman://orch-cl-cp2")
+    before = snapshots(cp, "/var/backups/etcd")
+    cp.check_output("systemctl stop etcd")
+    try:
+        run = cp.run("systemctl start etcd-backup.service")
+        assert run.rc != 0
+        state = cp.check_output("systemctl show etcd-backup.service -p Result --value")
+        assert state.strip() != "success"
+        assert snapshots(cp, "/var/backups/etcd") == before
+        assert not cp.run("ls -A /var/backups/etcd | grep -E 'tmp|part'").stdout.strip()
+    finally:
+        cp.check_output("systemctl start etcd")

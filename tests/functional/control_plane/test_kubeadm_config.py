@@ -1,0 +1,340 @@
+"""Step 2's rendered configuration, from the kubeadm_config role itself.
+
+The role runs (connection local) for two "control planes" whose files go to their own temporary
+directories, so that the encryption key's life cycle is exercised for real: generated once on the
+first control plane and copied to the second, kept byte for byte on re-runs, adopted (not
+rewritten, not reordered) when a control plane already has one, and a conflict refused. The
+documents are checked against the v1beta4 / component configuration shapes in kubeadm_v1beta4.py
+and the PriorityClasses against the pinned Kubernetes schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import kubeadm_v1beta4 as shape
+import pytest
+import yaml
+from k8s_schema import load_documents, validate_all
+
+ROOT = Path(__file__).resolve().parents[3]
+CLUSTER_DEFAULTS = yaml.safe_load((ROOT / "roles/cluster/defaults/main.yml").read_text())
+VIP = "10.213.40.250"
+ISSUER = "https://login.example.com/realms/platform"
+
+PLAYBOOK = """
+- name: Render the kubeadm configuration on the control planes
+  hosts: control_plane
+  gather_facts: true
+  gather_subset: ["!all", "min", "network"]
+  roles:
+    - role: orchestrator.platform.kubeadm_config
+- name: Render the PriorityClasses
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: PriorityClasses
+      ansible.builtin.include_role:
+        name: orchestrator.platform.kubeadm_config
+        tasks_from: priority_classes
+"""
+
+
+def write_lab(base: Path, hosts: list[str], host_extra: dict[str, dict] | None = None) -> Path:
+    host_extra = host_extra or {}
+    inventory = {
+        "all": {
+            "hosts": {"localhost": {"ansible_connection": "local"}},
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "cluster_api_endpoint_mode": "vip",
+                "cluster_api_vip": VIP,
+                "cluster_render_dir": str(base / "render"),
+                "kubeadm_config_advertise_address": "10.213.40.11",
+            },
+            "children": {
+                "cluster": {
+                    "children": {
+                        "control_plane": {
+                            "hosts": {
+                                name: {
+                                    "kubeadm_config_path": str(base / name / "kubeadm-config.yaml"),
+                                    "kubeadm_config_policy_dir": str(base / name / "policy"),
+                                    "kubeadm_config_audit_log_dir": str(base / name / "audit"),
+                                    **host_extra.get(name, {}),
+                                }
+                                for name in hosts
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    }
+    (base / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (base / "play.yml").write_text(PLAYBOOK)
+    return base
+
+
+def run(base: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(base / "inventory.yml"), str(base / "play.yml"), *extra],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env,
+    )
+
+
+def recap_changed(output: str) -> dict[str, int]:
+    changed = {}
+    for line in output.splitlines():
+        if " : ok=" in line:
+            host = line.split()[0]
+            changed[host] = int(line.split("changed=")[1].split()[0])
+    return changed
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    base = write_lab(
+        tmp_path_factory.mktemp("kubeadm-config"),
+        ["cp-a", "cp-b"],
+        {"cp-a": {"kubeadm_config_oidc_issuer_url": ISSUER, "kubeadm_config_oidc_client_id": "kubernetes"}},
+    )
+    first = run(base)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    hashes = {h: sha(base / h / "policy/encryption-config.yaml") for h in ("cp-a", "cp-b")}
+    second = run(base)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    check = run(base, "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+    return {"base": base, "first": first, "second": second, "check": check, "hashes": hashes}
+
+
+def docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def by_kind(lab_base: Path, host: str) -> dict[str, dict]:
+    return {d["kind"]: d for d in docs(lab_base / host / "kubeadm-config.yaml")}
+
+
+def args(component: dict) -> dict[str, str]:
+    names = [a["name"] for a in component["extraArgs"]]
+    assert len(names) == len(set(names)), f"duplicate flags in {names}"
+    return {a["name"]: a["value"] for a in component["extraArgs"]}
+
+
+def test_kubeadm_config_holds_the_four_documents_in_v1beta4_shape(lab):
+    documents = docs(lab["base"] / "cp-a/kubeadm-config.yaml")
+    assert [d["kind"] for d in documents] == [
+        "InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration",
+    ]
+    for doc in documents:
+        assert shape.validate(doc) == [], doc["kind"]
+    cluster = by_kind(lab["base"], "cp-a")["ClusterConfiguration"]
+    assert cluster["apiVersion"] == "kubeadm.k8s.io/v1beta4"
+    assert cluster["encryptionAlgorithm"] in shape.ENCRYPTION_ALGORITHMS
+
+
+def test_the_shape_check_rejects_v1beta3_maps_and_unknown_fields(lab):
+    cluster = by_kind(lab["base"], "cp-a")["ClusterConfiguration"]
+    old = dict(cluster, apiServer=dict(cluster["apiServer"], extraArgs={"profiling": "false"}))
+    assert any("expected a list" in e for e in shape.validate(old))
+    typo = dict(cluster, controlPlaneEndPoint=cluster["controlPlaneEndpoint"])
+    assert any("unknown field" in e for e in shape.validate(typo))
+
+
+def test_endpoint_networks_and_version_come_from_the_cluster_variables(lab):
+    kinds = by_kind(lab["base"], "cp-a")
+    cluster = kinds["ClusterConfiguration"]
+    assert cluster["controlPlaneEndpoint"] == f"{VIP}:{CLUSTER_DEFAULTS['cluster_api_port']}"
+    assert VIP in cluster["apiServer"]["certSANs"]
+    assert cluster["kubernetesVersion"] == "v" + CLUSTER_DEFAULTS["cluster_kubernetes_version"]
+    assert cluster["networking"] == {
+        "podSubnet": CLUSTER_DEFAULTS["cluster_pod_cidr"],
+        "serviceSubnet": CLUSTER_DEFAULTS["cluster_service_cidr"],
+        "dnsDomain": CLUSTER_DEFAULTS["cluster_dns_domain"],
+    }
+    init = kinds["InitConfiguration"]
+    assert init["localAPIEndpoint"] == {"advertiseAddress": "10.213.40.11",
+                                        "bindPort": CLUSTER_DEFAULTS["cluster_apiserver_port"]}
+    assert init["nodeRegistration"]["name"] == "cp-a"
+    # kubeadm init's own token is short-lived; joins make their own.
+    assert [t["ttl"] for t in init["bootstrapTokens"]] == ["15m0s"]
+    assert "token" not in init["bootstrapTokens"][0]
+
+
+def test_api_server_audit_admission_encryption_tls_and_profiling(lab):
+    base = lab["base"]
+    api = args(by_kind(base, "cp-a")["ClusterConfiguration"]["apiServer"])
+    policy = base / "cp-a/policy"
+    assert api["profiling"] == "false"
+    assert set(api["enable-admission-plugins"].split(",")) >= {"NodeRestriction", "EventRateLimit", "PodSecurity"}
+    assert api["admission-control-config-file"] == str(policy / "admission-config.yaml")
+    assert api["encryption-provider-config"] == str(policy / "encryption-config.yaml")
+    assert api["audit-policy-file"] == str(policy / "audit-policy.yaml")
+    assert api["audit-log-path"] == str(base / "cp-a/audit/audit.log")
+    for rotation in ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"):
+        assert int(api[rotation]) > 0, rotation
+    assert api["tls-min-version"] == "VersionTLS12"
+    suites = api["tls-cipher-suites"].split(",")
+    assert suites and all("ECDHE" in s and ("GCM" in s or "CHACHA20" in s) for s in suites)
+    mounts = {v["mountPath"]: v for v in by_kind(base, "cp-a")["ClusterConfiguration"]["apiServer"]["extraVolumes"]}
+    assert mounts[str(policy)]["readOnly"] is True
+    assert mounts[str(base / "cp-a/audit")]["readOnly"] is False
+
+
+def test_oidc_flags_only_when_an_issuer_is_set(lab):
+    with_issuer = args(by_kind(lab["base"], "cp-a")["ClusterConfiguration"]["apiServer"])
+    assert with_issuer["oidc-issuer-url"] == ISSUER
+    assert with_issuer["oidc-client-id"] == "kubernetes"
+    assert {"oidc-username-claim", "oidc-groups-claim"} <= set(with_issuer)
+    without = args(by_kind(lab["base"], "cp-b")["ClusterConfiguration"]["apiServer"])
+    assert not [k for k in without if k.startswith("oidc-")]
+
+
+def test_controller_manager_and_scheduler(lab):
+    base = lab["base"]
+    cluster = by_kind(base, "cp-a")["ClusterConfiguration"]
+    cm = args(cluster["controllerManager"])
+    assert cm["profiling"] == "false"
+    assert cm["leader-elect"] == "true"
+    assert "RotateKubeletServerCertificate=true" in cm["feature-gates"].split(",")
+    sched = args(cluster["scheduler"])
+    assert sched["profiling"] == "false"
+    config = docs(Path(sched["config"]))[0]
+    assert shape.validate(config) == []
+    assert config["leaderElection"]["leaderElect"] is True
+    assert config["clientConnection"]["kubeconfig"] == "/etc/kubernetes/scheduler.conf"
+    plugins = config["profiles"][0]["plugins"]
+    assert {"name": "PrioritySort"} in plugins["queueSort"]["enabled"]
+    assert {"name": "DefaultPreemption"} in plugins["postFilter"]["enabled"]
+
+
+def test_kubelet_hardening(lab):
+    kubelet = by_kind(lab["base"], "cp-a")["KubeletConfiguration"]
+    assert kubelet["authentication"]["anonymous"]["enabled"] is False
+    assert kubelet["authentication"]["webhook"]["enabled"] is True
+    assert kubelet["authorization"]["mode"] == "Webhook"
+    assert kubelet["readOnlyPort"] == 0
+    for field in ("serverTLSBootstrap", "rotateCertificates", "protectKernelDefaults", "seccompDefault"):
+        assert kubelet[field] is True, field
+    assert kubelet["cgroupDriver"] == "systemd"
+    assert kubelet["tlsMinVersion"] in shape.KUBELET_TLS_VERSIONS
+    proxy = by_kind(lab["base"], "cp-a")["KubeProxyConfiguration"]
+    assert proxy["mode"] in shape.KUBE_PROXY_MODES
+    assert proxy["clusterCIDR"] == CLUSTER_DEFAULTS["cluster_pod_cidr"]
+
+
+def test_admission_configuration_uses_the_shared_pod_security_exemptions(lab):
+    admission = docs(lab["base"] / "cp-a/policy/admission-config.yaml")[0]
+    assert shape.validate(admission) == []
+    plugins = {p["name"]: p["configuration"] for p in admission["plugins"]}
+    assert set(plugins) == {"EventRateLimit", "PodSecurity"}
+    assert shape.validate(plugins["EventRateLimit"]) == []
+    assert {limit["type"] for limit in plugins["EventRateLimit"]["limits"]} >= {"Server", "Namespace"}
+    pss = plugins["PodSecurity"]
+    assert shape.validate(pss) == []
+    assert pss["defaults"]["enforce"] == CLUSTER_DEFAULTS["cluster_pod_security_default"] == "restricted"
+    assert pss["exemptions"]["namespaces"] == [
+        e["namespace"] for e in CLUSTER_DEFAULTS["cluster_pod_security_exemptions"]
+    ]
+
+
+def test_audit_policy_never_logs_secret_bodies(lab):
+    policy = docs(lab["base"] / "cp-a/policy/audit-policy.yaml")[0]
+    assert shape.validate(policy) == []
+    assert all(rule["level"] in shape.AUDIT_LEVELS for rule in policy["rules"])
+    # The first rule that matches core secrets must log metadata only.
+    for rule in policy["rules"]:
+        groups = rule.get("resources", [])
+        if any(g.get("group") == "" and "secrets" in g.get("resources", []) for g in groups):
+            assert rule["level"] == "Metadata"
+            break
+        assert not groups or rule["level"] == "None" or rule.get("verbs") == ["get", "list", "watch"], rule
+    else:
+        pytest.fail("no audit rule covers secrets")
+
+
+def test_encryption_key_generated_once_copied_0600_and_kept_byte_for_byte(lab):
+    base = lab["base"]
+    files = {h: base / h / "policy/encryption-config.yaml" for h in ("cp-a", "cp-b")}
+    for path in files.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert files["cp-a"].read_bytes() == files["cp-b"].read_bytes()
+    config = docs(files["cp-a"])[0]
+    assert shape.validate(config) == []
+    providers = config["resources"][0]["providers"]
+    assert list(providers[0]) == ["secretbox"]
+    assert providers[-1] == {"identity": {}}
+    key = providers[0]["secretbox"]["keys"][0]["secret"]
+    assert len(base64.b64decode(key)) == 32
+    # Re-run and check mode: same bytes, nothing changed.
+    assert {h: sha(p) for h, p in files.items()} == lab["hashes"]
+    assert set(recap_changed(lab["second"].stdout).values()) == {0}, lab["second"].stdout[-3000:]
+    assert set(recap_changed(lab["check"].stdout).values()) == {0}, lab["check"].stdout[-3000:]
+
+
+def test_the_key_never_reaches_the_output(lab):
+    key = docs(lab["base"] / "cp-a/policy/encryption-config.yaml")[0]["resources"][0]["providers"][0]
+    secret = key["secretbox"]["keys"][0]["secret"]
+    for name in ("first", "second", "check"):
+        assert secret not in lab[name].stdout + lab[name].stderr, name
+
+
+def test_an_existing_configuration_is_adopted_not_rewritten_nor_reordered(tmp_path):
+    base = write_lab(tmp_path, ["cp-a", "cp-b"])
+    existing = (
+        "# rotated by hand: key-new first, key-old still readable\n"
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+        "- resources: [secrets, configmaps]\n  providers:\n"
+        f"  - aescbc:\n      keys:\n      - {{name: key-new, secret: {base64.b64encode(b'n' * 32).decode()}}}\n"
+        f"      - {{name: key-old, secret: {base64.b64encode(b'o' * 32).decode()}}}\n"
+        "  - identity: {}\n"
+    )
+    holder = base / "cp-b/policy"
+    holder.mkdir(parents=True)
+    (holder / "encryption-config.yaml").write_text(existing)
+    os.chmod(holder / "encryption-config.yaml", 0o600)
+    result = run(base)
+    assert result.returncode == 0, result.stdout[-4000:]
+    for host in ("cp-a", "cp-b"):
+        assert (base / host / "policy/encryption-config.yaml").read_text() == existing, host
+
+
+def test_different_configurations_on_two_control_planes_are_refused(tmp_path):
+    base = write_lab(tmp_path, ["cp-a", "cp-b"])
+    for host, letter in (("cp-a", b"a"), ("cp-b", b"b")):
+        policy = base / host / "policy"
+        policy.mkdir(parents=True)
+        (policy / "encryption-config.yaml").write_text(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+            f"- resources: [secrets]\n  providers:\n  - secretbox:\n      keys:\n"
+            f"      - {{name: k, secret: {base64.b64encode(letter * 32).decode()}}}\n"
+        )
+    before = {h: sha(base / h / "policy/encryption-config.yaml") for h in ("cp-a", "cp-b")}
+    result = run(base)
+    assert result.returncode != 0
+    assert "must be identical" in result.stdout
+    assert {h: sha(base / h / "policy/encryption-config.yaml") for h in ("cp-a", "cp-b")} == before
+    assert base64.b64encode(b"a" * 32).decode() not in result.stdout
+
+
+def test_priority_classes_render_and_validate(lab):
+    rendered = lab["base"] / "render/priority-classes/priority-classes.yml"
+    objects = load_documents(rendered.read_text())
+    assert validate_all(objects) == []
+    assert {o["kind"] for o in objects} == {"PriorityClass"}
+    assert sum(1 for o in objects if o.get("globalDefault")) == 1
+    assert any(o.get("preemptionPolicy") == "Never" for o in objects)
+    assert all(o["value"] < 1_000_000_000 for o in objects)

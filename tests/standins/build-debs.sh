@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the offline mirror the cluster scenario and the host-layer benchmark use: stand-in
+# packages named kubeadm, kubelet and kubectl (they carry the recording stand-ins of this
+# directory, NOT the real Kubernetes binaries) in a flat apt repository shaped like pkgs.k8s.io,
+# signed with a throwaway GnuPG key made here, so that repository set-up, signed-by verification,
+# the version pin and the dpkg hold all run for real on the nodes.
+#   tests/standins/build-debs.sh <mirror dir> <kubernetes version> [<package revision>]
+# Writes <mirror dir>/packages/kubernetes-apt/{*.deb,Packages,Packages.gz,Release,InRelease,Release.gpg}
+# and <mirror>/files/kubernetes-release-key/Release.key (the layout of docs/offline-mirror.md).
+set -euo pipefail
+out=${1:?usage: build-debs.sh <mirror dir> <kubernetes version> [revision]}
+version=${2:?kubernetes version, e.g. 1.36.4}
+revision=${3:-1.1}
+here=$(cd "$(dirname "$0")" && pwd)
+repo="$out/packages/kubernetes-apt"
+keydir="$out/files/kubernetes-release-key"
+work=$(mktemp -d "${TMPDIR:-/tmp}/orch-standin-debs.XXXXXX")
+trap 'gpgconf --homedir "$work/gnupg" --kill all >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+rm -rf "$repo" "$keydir"
+mkdir -p "$repo" "$keydir" "$work/gnupg"
+chmod 700 "$work/gnupg"
+
+# One package per stand-in: /usr/bin/<name>; kubelet also gets a systemd unit, as the real one has.
+for name in kubeadm kubelet kubectl; do
+  root="$work/$name"
+  mkdir -p "$root/DEBIAN" "$root/usr/bin"
+  if [ -f "$here/$name" ]; then
+    sed "s/@STANDIN_VERSION@/$version/g" "$here/$name" >"$root/usr/bin/$name"
+  else
+    # Placeholder until the recording stand-in exists: says what it is and does nothing else.
+    printf '#!/bin/sh\necho "%s v%s (orchestrator placeholder stand-in, not Kubernetes)"\n' "$name" "$version" >"$root/usr/bin/$name"
+  fi
+  chmod 0755 "$root/usr/bin/$name"
+  if [ "$name" = kubelet ]; then
+    mkdir -p "$root/lib/systemd/system"
+    cat >"$root/lib/systemd/system/kubelet.service" <<'UNIT'
+[Unit]
+Description=kubelet (orchestrator recording stand-in, not Kubernetes)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=/usr/bin/kubelet $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  fi
+  cat >"$root/DEBIAN/control" <<CONTROL
+Package: $name
+Version: $version-$revision
+Architecture: all
+Maintainer: orchestrator.platform tests <tests@orchestrator.invalid>
+Depends: python3
+Section: admin
+Priority: optional
+Description: $name recording stand-in (orchestrator.platform tests, NOT Kubernetes)
+ Records its arguments in /var/log/orchestrator-standin/$name.log and creates the
+ files the real $name creates, so that the orchestration can be tested without it.
+CONTROL
+  dpkg-deb --root-owner-group --build "$root" "$repo/${name}_${version}-${revision}_all.deb" >/dev/null
+done
+
+# The flat repository index (deb <uri> /), as pkgs.k8s.io publishes it.
+(cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages && gzip -9kf Packages)
+{
+  echo "Origin: orchestrator.platform stand-ins"
+  echo "Label: kubernetes stand-ins v${version%.*}"
+  echo "Architectures: all amd64 arm64"
+  echo "Date: $(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S UTC')"
+  echo "SHA256:"
+  for f in Packages Packages.gz; do
+    printf ' %s %s %s\n' "$(sha256sum "$repo/$f" | cut -d' ' -f1)" "$(stat -c %s "$repo/$f")" "$f"
+  done
+} >"$repo/Release"
+
+# A throwaway signing key: apt on the nodes verifies InRelease against it (signed-by).
+export GNUPGHOME="$work/gnupg"
+gpg --batch --quiet --passphrase '' --quick-gen-key "orchestrator stand-in repository <standins@orchestrator.invalid>" ed25519 sign 1d
+gpg --batch --quiet --yes --armor --export >"$keydir/Release.key"
+gpg --batch --quiet --yes --clearsign --output "$repo/InRelease" "$repo/Release"
+gpg --batch --quiet --yes --armor --detach-sign --output "$repo/Release.gpg" "$repo/Release"
+echo "$out: kubeadm kubelet kubectl $version-$revision (stand-ins), key sha256:$(sha256sum "$keydir/Release.key" | cut -d' ' -f1)"
