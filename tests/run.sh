@@ -22,8 +22,11 @@ _ansible_test_tree() {
   local tree="$ORCH_WORK/ansible-test/ansible_collections/orchestrator/platform"
   mkdir -p "$tree"
   # What the collection ships plus its unit tests and sanity ignores; dev tooling stays out.
-  rsync -a --delete --exclude .git --exclude tests/output --exclude tests/functional \
+  rsync -a --delete --exclude .git --exclude tests/output --exclude tests/functional --exclude tests/standins \
     --exclude molecule --exclude .cache --exclude __pycache__ "$ORCH_ROOT/" "$tree/"
+  # --delete keeps excluded paths an older tree may hold: drop the ones that are not content (the
+  # recording stand-ins are executables for the node containers, not part of the collection).
+  rm -rf "$tree/tests/standins"
   # module_utils that import kubernetes.core need it beside our collection.
   local site
   site=$(python -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')
