@@ -11,7 +11,9 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Debian packages: podman (rootful, runc: crun refuses this cgroup hybrid), mmdebstrap for the
 #    node image, dpkg-dev for local apt repositories, and the real side services the tests run.
-DEB_PACKAGES=(podman runc mmdebstrap dpkg-dev rsync make git shellcheck prometheus etcd-server etcd-client)
+#    The dnsname CNI plugin lets containers on one podman network resolve each other by name (a
+#    Recommends of podman, which --no-install-recommends would otherwise leave out).
+DEB_PACKAGES=(podman runc golang-github-containernetworking-plugin-dnsname mmdebstrap dpkg-dev rsync make git shellcheck prometheus etcd-server etcd-client)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
