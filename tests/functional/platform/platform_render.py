@@ -66,6 +66,11 @@ def render(out: Path, playbooks: list[str], inventory: Path, *extra: str) -> Ren
     start = time.monotonic()
     run = run_playbooks(out, playbooks, inventory, *extra)
     result = Render(root=out, log=run.stdout + run.stderr, seconds=time.monotonic() - start, returncode=run.returncode)
+    return load_render_dir(out, result)
+
+
+def load_render_dir(out: Path, result):
+    """Read what a render wrote under `out` into result.values, .releases and .manifests."""
     for path in sorted(out.rglob("*.yml")):
         rel = str(path.relative_to(out))
         if path.name.endswith("-values.yml"):

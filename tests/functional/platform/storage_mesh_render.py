@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from k8s_schema import load_documents
+from platform_render import load_render_dir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -93,16 +92,7 @@ def _render(extra_vars: tuple[tuple[str, Any], ...]) -> Rendered:
         )
         seconds[playbook] = time.monotonic() - start
         assert run.returncode == 0, f"{playbook} failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
-    result = Rendered(root=out, seconds=seconds)
-    for path in sorted(out.rglob("*.yml")):
-        rel = str(path.relative_to(out))
-        if path.name.endswith("-values.yml"):
-            result.values[rel] = yaml.safe_load(path.read_text())
-        elif path.name.endswith("-release.yml"):
-            result.releases[rel] = yaml.safe_load(path.read_text())
-        else:
-            result.manifests[rel] = load_documents(path.read_text())
-    return result
+    return load_render_dir(out, Rendered(root=out, seconds=seconds))
 
 
 def run_preflight(playbook: str, extra_vars: dict[str, Any]) -> subprocess.CompletedProcess:
