@@ -37,9 +37,22 @@ def test_timer_is_enabled_and_scheduled(host):
     assert host.file("/etc/etcd-backup/id_ed25519").mode == 0o600
 
 
+PROM = "/var/lib/node_exporter/textfile_collector/etcd_backup.prom"
+
+
+def metrics(node) -> dict[str, float]:
+    values = {}
+    for line in node.check_output(f"cat {PROM}").splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split()
+            values[name.removeprefix("orchestrator_etcd_backup_")] = float(value)
+    return values
+
+
 def test_service_takes_verified_snapshots_prunes_and_copies_off_node():
     cp = testinfra.get_host("podman://orch-cl-cp1")
     target = testinfra.get_host(f"podman://{TARGET}")
+    started = int(cp.check_output("date +%s"))
     marker = f"backup-test-{int(time.time())}"
     cp.check_output(f"{ETCDCTL} put /registry/orchestrator-test/marker {marker}")
     for _ in range(KEEP + 2):
@@ -65,15 +78,28 @@ def test_service_takes_verified_snapshots_prunes_and_copies_off_node():
     assert remote == local[-REMOTE_KEEP:]
     assert target.run(f"cd {remote_dir} && sha256sum -c --quiet ./*.sha256").rc == 0
     assert target.file("/srv/etcd-backups").mode == 0o700
+    # The metric step 9's "backup age" alert reads, for node-exporter's textfile collector (0644).
+    values = metrics(cp)
+    assert values["last_success_timestamp_seconds"] >= started
+    assert values["last_size_bytes"] == int(cp.check_output(f"stat -c %s /var/backups/etcd/{newest}"))
+    assert values["last_keys"] >= 6 and "last_failure_timestamp_seconds" not in values
+    assert cp.file(PROM).mode == 0o644
+    assert cp.file(PROM.rsplit("/", 1)[0]).mode == 0o755
 
 
 def test_a_failed_snapshot_fails_the_service_and_leaves_nothing():
     cp = testinfra.get_host("podman://orch-cl-cp2")
+    assert cp.run("systemctl start etcd-backup.service").rc == 0
+    good = metrics(cp)
     before = snapshots(cp, "/var/backups/etcd")
     cp.check_output("systemctl stop etcd")
     try:
         run = cp.run("systemctl start etcd-backup.service")
         assert run.rc != 0
+        # The failure is recorded; the last success stays what it was, so the backup age keeps growing.
+        after = metrics(cp)
+        assert after["last_failure_timestamp_seconds"] >= good["last_success_timestamp_seconds"]
+        assert after["last_success_timestamp_seconds"] == good["last_success_timestamp_seconds"]
         state = cp.check_output("systemctl show etcd-backup.service -p Result --value")
         assert state.strip() != "success"
         assert snapshots(cp, "/var/backups/etcd") == before

@@ -136,6 +136,13 @@ def test_firewall_drops_a_worker_on_the_etcd_port_but_not_a_control_plane():
     assert _connect(_host("orch-cl-cp2"), "orch-cl-cp1", 2380) in ("refused", "open")
 
 
+def test_firewall_lets_nodes_reach_the_etcd_metrics_port_of_a_control_plane_only():
+    # 2381 (etcd's plain-HTTP metrics, scraped by Prometheus) is open to the nodes and the pod network
+    # on the control planes; workers keep it closed.
+    assert _connect(_host("orch-cl-w1"), "orch-cl-cp1", 2381) in ("refused", "open")
+    assert _connect(_host("orch-cl-cp1"), "orch-cl-w1", 2381) == "timeout"
+
+
 def test_firewall_lets_nodes_reach_the_kubelet_port():
     assert _connect(_host("orch-cl-cp1"), "orch-cl-w1", 10250) in ("refused", "open")
     assert _connect(_host("orch-cl-w1"), "orch-cl-w2", 2380) == "timeout"

@@ -174,6 +174,14 @@ def test_endpoint_networks_and_version_come_from_the_cluster_variables(lab):
     assert "token" not in init["bootstrapTokens"][0]
 
 
+def test_etcd_serves_metrics_to_prometheus_on_every_address(lab):
+    etcd = args(by_kind(lab["base"], "cp-a")["ClusterConfiguration"]["etcd"]["local"])
+    port = CLUSTER_DEFAULTS["cluster_etcd_metrics_port"]
+    assert etcd["listen-metrics-urls"] == f"http://0.0.0.0:{port}"
+    monitoring = yaml.safe_load((ROOT / "roles/monitoring/defaults/main.yml").read_text())
+    assert monitoring["monitoring_etcd_metrics_port"] == port  # what step 9 scrapes
+
+
 def test_api_server_audit_admission_encryption_tls_and_profiling(lab):
     base = lab["base"]
     api = args(by_kind(base, "cp-a")["ClusterConfiguration"]["apiServer"])
