@@ -79,8 +79,8 @@ def catalogue_runs(nodes):
     """Every case's preflight run, PARALLEL cases at a time: each is a separate ansible-playbook
     process, and most of their time is spent waiting on the nodes, not on the 2 cores."""
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        runs = dict(zip(CASES, pool.map(lambda case: run_preflight(CATALOGUE / case / "hosts.yml"), CASES)))
-    return runs
+        results = pool.map(lambda case: run_preflight(CATALOGUE / case / "hosts.yml"), CASES)
+        return dict(zip(CASES, results, strict=True))
 
 
 @pytest.mark.parametrize("case", CASES)
