@@ -5,6 +5,8 @@
 # signed with a throwaway GnuPG key made here, so that repository set-up, signed-by verification,
 # the version pin and the dpkg hold all run for real on the nodes.
 #   tests/standins/build-debs.sh <mirror dir> <kubernetes version> [<package revision>]
+# STANDIN_EXTRA_VERSIONS="1.37.0 ..." adds packages of more versions to the same repository (the
+# upgrade tests install one version and upgrade to another).
 # Writes <mirror dir>/packages/kubernetes-apt/{*.deb,Packages,Packages.gz,Release,InRelease,Release.gpg}
 # and <mirror>/files/kubernetes-release-key/Release.key (the layout of docs/offline-mirror.md).
 set -euo pipefail
@@ -21,14 +23,15 @@ mkdir -p "$repo" "$keydir" "$work/gnupg"
 chmod 700 "$work/gnupg"
 
 # One package per stand-in: /usr/bin/<name>; kubelet also gets a systemd unit, as the real one has.
+for pkg_version in "$version" ${STANDIN_EXTRA_VERSIONS:-}; do
 for name in kubeadm kubelet kubectl; do
-  root="$work/$name"
+  root="$work/$pkg_version/$name"
   mkdir -p "$root/DEBIAN" "$root/usr/bin"
   if [ -f "$here/$name" ]; then
-    sed "s/@STANDIN_VERSION@/$version/g" "$here/$name" >"$root/usr/bin/$name"
+    sed "s/@STANDIN_VERSION@/$pkg_version/g" "$here/$name" >"$root/usr/bin/$name"
   else
     # Placeholder until the recording stand-in exists: says what it is and does nothing else.
-    printf '#!/bin/sh\necho "%s v%s (orchestrator placeholder stand-in, not Kubernetes)"\n' "$name" "$version" >"$root/usr/bin/$name"
+    printf '#!/bin/sh\necho "%s v%s (orchestrator placeholder stand-in, not Kubernetes)"\n' "$name" "$pkg_version" >"$root/usr/bin/$name"
   fi
   chmod 0755 "$root/usr/bin/$name"
   if [ "$name" = kubelet ]; then
@@ -52,7 +55,7 @@ UNIT
   fi
   cat >"$root/DEBIAN/control" <<CONTROL
 Package: $name
-Version: $version-$revision
+Version: $pkg_version-$revision
 Architecture: all
 Maintainer: orchestrator.platform tests <tests@orchestrator.invalid>
 Depends: python3
@@ -62,7 +65,8 @@ Description: $name recording stand-in (orchestrator.platform tests, NOT Kubernet
  Records its arguments in /var/log/orchestrator-standin/$name.log and creates the
  files the real $name creates, so that the orchestration can be tested without it.
 CONTROL
-  dpkg-deb --root-owner-group --build "$root" "$repo/${name}_${version}-${revision}_all.deb" >/dev/null
+  dpkg-deb --root-owner-group --build "$root" "$repo/${name}_${pkg_version}-${revision}_all.deb" >/dev/null
+done
 done
 
 # The flat repository index (deb <uri> /), as pkgs.k8s.io publishes it.
@@ -84,4 +88,4 @@ gpg --batch --quiet --passphrase '' --quick-gen-key "orchestrator stand-in repos
 gpg --batch --quiet --yes --armor --export >"$keydir/Release.key"
 gpg --batch --quiet --yes --clearsign --output "$repo/InRelease" "$repo/Release"
 gpg --batch --quiet --yes --armor --detach-sign --output "$repo/Release.gpg" "$repo/Release"
-echo "$out: kubeadm kubelet kubectl $version-$revision (stand-ins), key sha256:$(sha256sum "$keydir/Release.key" | cut -d' ' -f1)"
+echo "$out: kubeadm kubelet kubectl $version ${STANDIN_EXTRA_VERSIONS:-}(-$revision, stand-ins), key sha256:$(sha256sum "$keydir/Release.key" | cut -d' ' -f1)"

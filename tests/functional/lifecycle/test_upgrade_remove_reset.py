@@ -1,0 +1,208 @@
+"""upgrade.yml, remove_node.yml and reset.yml on real node containers (podman, systemd), with the
+RECORDING STAND-IN kubeadm/kubelet/kubectl packages of tests/standins in a signed local apt
+repository holding two versions, and a stand-in Kubernetes API on the controller
+(lifecycle_standins.StandinNodesAPI) for the version checks, drain, uncordon and Node deletion.
+
+What is real: the package pin/unhold/upgrade/hold (apt, dpkg), the kubelet restart (systemd), the
+play ordering, serial and failure handling of Ansible, reachability of a stopped container. What is
+a stand-in: kubeadm (records its argv with a timestamp), the API server. The UTC timestamps of the
+nodes' kubeadm log and of the API requests prove the order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from lifecycle_standins import StandinNodesAPI
+
+pytestmark = pytest.mark.nodes
+
+ROOT = Path(__file__).resolve().parents[3]
+NETWORK, SUBNET = "orch-lc", "10.213.43.0/24"
+CPS, WORKERS = ["orch-lc-cp1", "orch-lc-cp2"], ["orch-lc-w1"]
+NODES = CPS + WORKERS
+FROM, TO = "1.36.4", "1.37.0"
+
+
+def sh(*argv, check=True, **kw):
+    return subprocess.run(list(argv), capture_output=True, text=True, check=check, **kw)
+
+
+def destroy():
+    for name in NODES:
+        sh("podman", "rm", "-f", "-t", "0", name, check=False)
+    sh("podman", "network", "rm", "-f", NETWORK, check=False)
+
+
+class Rig:
+    def __init__(self, root: Path):
+        self.root = root
+        self.api = StandinNodesAPI(NODES, FROM)
+        mirror = root / "mirror"
+        sh(str(ROOT / "tests/standins/build-debs.sh"), str(mirror), FROM,
+           env=dict(os.environ, STANDIN_EXTRA_VERSIONS=TO))
+        destroy()
+        sh("podman", "network", "create", "--subnet", SUBNET, NETWORK)
+        image = os.environ["ORCH_NODE_IMAGE"]
+        for name in NODES:
+            sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--privileged",
+               "--systemd=always", "--runtime", "runc", "--ulimit", "nofile=20000:20000",
+               "--ulimit", "nproc=32768:32768", "-v", f"{mirror}:/srv/mirror:ro", image, "/sbin/init")
+        for name in NODES:
+            sh("podman", "exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=120)
+        self.inventory = root / "inventory.yml"
+        self.write_inventory(FROM)
+
+    def write_inventory(self, version: str):
+        node = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+        inventory = {"all": {
+            "vars": {"cluster_kubernetes_version": version, "cluster_mirror": "/srv/mirror",
+                     "cluster_kubeconfig": str(self.api.kubeconfig(self.root / "kubeconfig")),
+                     "cluster_lifecycle_drain_timeout": 30},
+            "children": {"control_plane": {"hosts": {n: node for n in CPS}},
+                         "workers": {"hosts": {n: node for n in WORKERS}}}}}
+        self.inventory.write_text(yaml.safe_dump(inventory))
+
+    def playbook(self, path: Path, *extra: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(self.root / "ansible-tmp"))
+        return subprocess.run(["ansible-playbook", "-i", str(self.inventory), str(path), *extra],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False,
+                              stdin=subprocess.DEVNULL)
+
+    def kubeadm_log(self, node: str) -> list[dict]:
+        out = sh("podman", "exec", node, "cat", "/var/log/orchestrator-standin/kubeadm.log", check=False).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def kubeadm_calls(self, since: float, words=("upgrade", "reset")) -> list[tuple[float, str, str]]:
+        calls = []
+        for node in NODES:
+            if sh("podman", "container", "inspect", "-f", "{{.State.Running}}", node).stdout.strip() != "true":
+                continue
+            for entry in self.kubeadm_log(node):
+                if entry["argv"][:1] and entry["argv"][0] in words:
+                    when = datetime.datetime.fromisoformat(entry["time"]).timestamp()
+                    if when >= since:
+                        calls.append((when, node, " ".join(entry["argv"])))
+        return sorted(calls)
+
+    def package(self, node: str, name: str) -> tuple[str, str]:
+        version = sh("podman", "exec", node, "dpkg-query", "-W", "-f", "${Version}", name).stdout
+        selection = sh("podman", "exec", node, "dpkg", "--get-selections", name).stdout.split()[-1]
+        return version, selection
+
+
+@pytest.fixture(scope="module")
+def rig():
+    if not shutil.which("podman") or not os.environ.get("ORCH_NODE_IMAGE"):
+        pytest.skip("needs podman and the node image (scripts/setup.sh, scripts/env.sh)")
+    root = Path(tempfile.mkdtemp(prefix="orch-lc-", dir="/tmp"))
+    rig = None
+    try:
+        rig = Rig(root)
+        proc = rig.playbook(Path(__file__).with_name("setup_nodes.yml"))
+        assert proc.returncode == 0, proc.stdout[-5000:]
+        yield rig
+    finally:
+        destroy()
+        if rig:
+            rig.api.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ok(proc):
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+
+
+def merged(rig, since):
+    """kubeadm calls and API node events in one time line: (time, node, what)."""
+    events = rig.kubeadm_calls(since) + [(t, n, what) for t, n, what in rig.api.node_events() if t >= since]
+    return sorted(events)
+
+
+def test_upgrade_one_node_at_a_time_with_drain_and_uncordon(rig):
+    for node in NODES:
+        assert rig.package(node, "kubeadm") == (f"{FROM}-1.1", "hold")
+    rig.write_inventory(TO)
+    start = datetime.datetime.now(datetime.UTC).timestamp()
+    ok(rig.playbook(ROOT / "playbooks/upgrade.yml"))
+    line = [(node, what) for _, node, what in merged(rig, start)]
+    assert line == [
+        ("orch-lc-cp1", f"upgrade plan v{TO}"), ("orch-lc-cp1", f"upgrade apply v{TO} --yes"),
+        ("orch-lc-cp1", "cordon"), ("orch-lc-cp1", "uncordon"),
+        ("orch-lc-cp2", "upgrade node"), ("orch-lc-cp2", "cordon"), ("orch-lc-cp2", "uncordon"),
+        ("orch-lc-w1", "upgrade node"), ("orch-lc-w1", "cordon"), ("orch-lc-w1", "uncordon"),
+    ]
+    # Each node's pod was evicted while the node was cordoned, before its uncordon.
+    evictions = [r for r in rig.api.requests if r["path"].endswith("/eviction")]
+    assert len(evictions) == 3
+    for node in NODES:
+        assert rig.package(node, "kubeadm") == (f"{TO}-1.1", "hold"), node
+        assert rig.package(node, "kubelet") == (f"{TO}-1.1", "hold"), node
+        assert rig.package(node, "kubectl") == (f"{TO}-1.1", "hold"), node
+        state = sh("podman", "exec", node, "systemctl", "is-active", "kubelet", check=False).stdout.strip()
+        assert state == "active", node
+        version = sh("podman", "exec", node, "kubelet", "--version").stdout
+        assert f"v{TO}" in version
+
+
+def test_upgrade_resumes_and_stops_at_the_first_failure(rig):
+    # The API now reports the first control plane upgraded (a rerun skips it); the stand-in's switch
+    # makes kubeadm fail on the second control plane.
+    rig.api.version = TO
+    rig.api.nodes["orch-lc-cp1"]["kubelet"] = TO
+    sh("podman", "exec", "orch-lc-cp2", "sh", "-c",
+       "mkdir -p /var/lib/orchestrator-standin && touch /var/lib/orchestrator-standin/fail-upgrade")
+    start = datetime.datetime.now(datetime.UTC).timestamp()
+    proc = rig.playbook(ROOT / "playbooks/upgrade.yml")
+    sh("podman", "exec", "orch-lc-cp2", "rm", "-f", "/var/lib/orchestrator-standin/fail-upgrade")
+    assert proc.returncode != 0
+    assert "upgrade failed on purpose" in proc.stdout
+    # cp1 is not touched again, cp2's kubeadm fails and cp2 is not drained; the worker is never touched.
+    assert [(node, what) for _, node, what in merged(rig, start)] == [("orch-lc-cp2", "upgrade node")]
+    assert all(not n["unschedulable"] for n in rig.api.nodes.values())
+
+
+def test_version_skew_is_refused_before_any_change(rig):
+    rig.write_inventory("1.35.0")
+    start = datetime.datetime.now(datetime.UTC).timestamp()
+    proc = rig.playbook(ROOT / "playbooks/upgrade.yml")
+    rig.write_inventory(TO)
+    assert proc.returncode != 0
+    assert "cannot upgrade to 1.35.0" in proc.stdout
+    assert merged(rig, start) == []
+
+
+def test_remove_a_dead_worker(rig):
+    sh("podman", "stop", "-t", "0", "orch-lc-w1")
+    start = datetime.datetime.now(datetime.UTC).timestamp()
+    proc = rig.playbook(ROOT / "playbooks/remove_node.yml", "-e", "cluster_lifecycle_remove_node=orch-lc-w1")
+    ok(proc)
+    assert [(n, what) for _, n, what in rig.api.node_events() if _ >= start] == [("orch-lc-w1", "delete")]
+    assert "orch-lc-w1" not in rig.api.nodes
+    assert rig.kubeadm_calls(start) == []
+
+
+def test_reset_refuses_without_confirmation_then_resets(rig):
+    sh("podman", "start", "orch-lc-w1")
+    sh("podman", "exec", "orch-lc-w1", "systemctl", "is-system-running", "--wait", check=False, timeout=120)
+    start = datetime.datetime.now(datetime.UTC).timestamp()
+    proc = rig.playbook(ROOT / "playbooks/reset.yml")
+    assert proc.returncode != 0
+    assert "reset_confirm=true" in proc.stdout
+    assert rig.kubeadm_calls(start) == []
+    ok(rig.playbook(ROOT / "playbooks/reset.yml", "-e", "reset_confirm=true"))
+    calls = rig.kubeadm_calls(start)
+    assert sorted(n for _, n, _ in calls) == sorted(NODES)
+    assert all(what == "reset --force" for _, _, what in calls)
+    # Workers first: the worker's reset ends before the first control plane's starts.
+    assert calls[0][1] == "orch-lc-w1"
+    for node in NODES:
+        assert sh("podman", "exec", node, "test", "-e", "/etc/kubernetes", check=False).returncode == 1
