@@ -60,7 +60,7 @@ gate_syntax() {
 }
 
 gate_pytest() {
-  pytest -q
+  pytest -q --durations=15
   local rc=$?
   # pytest exits 5 when it collected nothing: not a failure of the gate while there is no test.
   [ $rc -eq 5 ] && return 0
