@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from canary_support import free_port
+from standin_client import standin_kubeconfig
 
 ROLLOUTS = "/apis/argoproj.io/v1alpha1/namespaces/{namespace}/rollouts/{name}"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
@@ -111,15 +112,7 @@ class StandInApi:
         return [(r.method, r.body) for r in self.requests if r.method != "GET" and r.path == self.deployment_path]
 
     def kubeconfig(self, directory: Path) -> Path:
-        path = directory / "kubeconfig"
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
-            "clusters": [{"name": "stand-in", "cluster": {"server": f"http://127.0.0.1:{self.port}"}}],
-            "users": [{"name": "stand-in", "user": {"token": BEARER}}],
-            "contexts": [{"name": "stand-in", "context": {"cluster": "stand-in", "user": "stand-in"}}],
-        }))
-        path.chmod(0o600)
-        return path
+        return standin_kubeconfig(directory, self.port, BEARER)
 
     @property
     def url(self) -> str:

@@ -18,7 +18,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -167,21 +166,6 @@ class PrometheusServer:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def run_module(module: str, args: dict, tmp: Path) -> dict:
-    """Run plugins/modules/<module>.py with an argument file, as the controller's Python would."""
-    args_file = tmp / f"{module}-args-{time.monotonic_ns()}.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    collections = os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0]
-    env = dict(os.environ, PYTHONPATH=collections, TMPDIR=str(tmp))
-    proc = subprocess.run(
-        [sys.executable, "-m", f"ansible_collections.orchestrator.platform.plugins.modules.{module}", str(args_file)],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"{module} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from exc
 
 
 def templates() -> list[dict]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from canary_support import Exporter, PrometheusServer, Series, run_module, template_queries, work_dir
+from canary_support import Exporter, PrometheusServer, Series, template_queries, work_dir
+from standin_client import run_module
 
 pytestmark = pytest.mark.prometheus
 

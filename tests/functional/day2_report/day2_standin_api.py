@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from standin_client import standin_kubeconfig
+
 BEARER = "day2-stand-in-token"  # the stand-in's fixed credential
 # kind -> (group, version, plural)
 KINDS = {
@@ -41,15 +43,7 @@ class StandInApi:
         self.thread.start()
 
     def kubeconfig(self, directory: Path) -> Path:
-        path = directory / "kubeconfig"
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
-            "clusters": [{"name": "stand-in", "cluster": {"server": f"http://127.0.0.1:{self.port}"}}],
-            "users": [{"name": "stand-in", "user": {"token": BEARER}}],
-            "contexts": [{"name": "stand-in", "context": {"cluster": "stand-in", "user": "stand-in"}}],
-        }))
-        path.chmod(0o600)
-        return path
+        return standin_kubeconfig(directory, self.port, BEARER)
 
     def stop(self):
         self.server.shutdown()

@@ -6,9 +6,7 @@ import base64
 import datetime
 import ipaddress
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -100,26 +98,6 @@ users:
     client-key-data: {key_data}
 """,
         )
-
-
-def run_module(module: str, args: dict, tmp: Path) -> dict:
-    """Run plugins/modules/<module>.py with an argument file, as the controller's Python would."""
-    args_file = tmp / f"{module}-args-{time.monotonic_ns()}.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    collections = os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0]
-    env = dict(os.environ, PYTHONPATH=collections, TMPDIR=str(tmp))
-    proc = subprocess.run(
-        [sys.executable, "-m", f"ansible_collections.orchestrator.platform.plugins.modules.{module}", str(args_file)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"{module} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from exc
 
 
 def localhost_inventory(tmp: Path) -> Path:
