@@ -47,4 +47,4 @@ def test_default_etcd_backup_without_off_node_target_plans_cleanly(tmp_path):
         before_failure = run.stdout.split("fatal:")[0]
         headers = [line for line in before_failure.splitlines() if line.startswith(("TASK [", "RUNNING HANDLER ["))]
         assert headers and headers[-1].startswith("RUNNING HANDLER ["), output[-3000:]
-    assert "Write the backup script" in run.stdout  # the configuration was planned, not skipped
+    assert "the backup script, service and timer" in run.stdout  # the configuration was planned, not skipped

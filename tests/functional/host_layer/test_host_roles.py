@@ -39,7 +39,7 @@ def test_tasks_are_named_tagged_and_fully_qualified(role):
     for path in _task_files(role):
         for task in yaml.safe_load(path.read_text()):
             assert task.get("name"), (path, task)
-            module = next(k for k in task if "." in k and k.split(".")[0] in ("ansible", "community"))
+            module = next(k for k in task if "." in k and k.split(".")[0] in ("ansible", "community", "orchestrator"))
             assert module.count(".") == 2, module
             tags = set(task.get("tags", []))
             kinds = ("install", "configure", "service")
@@ -57,4 +57,5 @@ def test_secret_bearing_tasks_are_no_log():
     endpoint = yaml.safe_load((ROLES / "api_endpoint/tasks/main.yml").read_text())
     keepalived = next(t for t in endpoint if "keepalived configuration" in t["name"])
     assert keepalived["no_log"] is True
-    assert {"mode": "0600"}.items() <= keepalived["loop"][0].items()
+    config = keepalived["orchestrator.platform.host_files"]["files"][0]
+    assert config["dest"] == "/etc/keepalived/keepalived.conf" and config["mode"] == "0600"
