@@ -15,6 +15,8 @@
 # other work on the machine skews the figures. "cpu" is the CPU time of ansible-playbook and its
 # children on the controller (Ansible's workers, ssh or podman exec) and of the node containers
 # (their cgroups: modules, sshd): less sensitive to that load than the wall-clock times.
+# BENCH_KEEP=1 leaves the nodes of the last size running (to profile further re-runs); remove them
+# with `podman rm -f` on the names it prints and `podman network rm orch-bench`.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
@@ -40,6 +42,10 @@ close_ssh() { # ends the ControlPersist masters of this run (they would outlive 
 }
 
 cleanup() {
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    echo "BENCH_KEEP: nodes ${nodes[*]} left running; inventory $work/inventory.yml, SSH masters in $work/cp" >&2
+    return 0
+  fi
   close_ssh
   [ "${#nodes[@]}" -gt 0 ] && podman rm -f -t 5 "${nodes[@]}" >/dev/null 2>&1
   podman network rm -f "$NET" >/dev/null 2>&1
