@@ -7,6 +7,11 @@ What is real: the package pin/unhold/upgrade/hold (apt, dpkg), the kubelet resta
 play ordering, serial and failure handling of Ansible, reachability of a stopped container. What is
 a stand-in: kubeadm (records its argv with a timestamp), the API server. The UTC timestamps of the
 nodes' kubeadm log and of the API requests prove the order.
+
+The playbooks reach the nodes over SSH as on real servers (a throwaway key authorized for root,
+fixed addresses, ControlMaster sockets in the rig's temporary directory, closed at the end): a
+podman exec per module made every playbook run several times slower. The checks read the nodes
+with podman exec.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import datetime
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -29,11 +36,28 @@ ROOT = Path(__file__).resolve().parents[3]
 NETWORK, SUBNET = "orch-lc", "10.213.43.0/24"
 CPS, WORKERS = ["orch-lc-cp1", "orch-lc-cp2"], ["orch-lc-w1"]
 NODES = CPS + WORKERS
+ADDRESSES = {name: f"10.213.43.{11 + n}" for n, name in enumerate(NODES)}
+# No host key is recorded (the nodes are new each run); ServerAlive ends a session to a stopped node.
+SSH_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
+            "-o ServerAliveInterval=5 -o ServerAliveCountMax=3")
 FROM, TO = "1.36.4", "1.37.0"
 
 
 def sh(*argv, check=True, **kw):
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, **kw)
+
+
+def wait_for_sshd(address: str, deadline: float) -> None:
+    while True:
+        try:
+            with socket.create_connection((address, 22), timeout=5) as conn:
+                if conn.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sshd does not answer on {address}")
+        time.sleep(0.5)
 
 
 def destroy():
@@ -53,22 +77,34 @@ class Rig:
         sh("podman", "network", "create", "--subnet", SUBNET, NETWORK)
         image = os.environ["ORCH_NODE_IMAGE"]
         for name in NODES:
-            sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--privileged",
+            sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK,
+               "--ip", ADDRESSES[name], "--privileged",
                "--systemd=always", "--runtime", "runc", "--ulimit", "nofile=20000:20000",
                "--ulimit", "nproc=32768:32768", "-v", f"{mirror}:/srv/mirror:ro", image, "/sbin/init")
+        self.key = root / "ssh" / "id_ed25519"
+        self.key.parent.mkdir(mode=0o700)
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "orch-lc", "-f", str(self.key))
+        self.control_dir = root / "ssh" / "cp"
+        deadline = time.monotonic() + 120
         for name in NODES:
             sh("podman", "exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=120)
+            sh("podman", "exec", "-i", name, "sh", "-c",
+               "umask 077 && mkdir -p /root/.ssh && cat >/root/.ssh/authorized_keys",
+               input=self.key.with_suffix(".pub").read_text())
+            wait_for_sshd(ADDRESSES[name], deadline)
         self.inventory = root / "inventory.yml"
         self.write_inventory(FROM)
 
     def write_inventory(self, version: str):
-        node = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+        node = {"ansible_connection": "ssh", "ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_private_key_file": str(self.key), "ansible_ssh_common_args": SSH_ARGS,
+                "ansible_control_path_dir": str(self.control_dir)}
         inventory = {"all": {
             "vars": {"cluster_kubernetes_version": version, "cluster_mirror": "/srv/mirror",
                      "cluster_kubeconfig": str(self.api.kubeconfig(self.root / "kubeconfig")),
                      "cluster_lifecycle_drain_timeout": 30},
-            "children": {"control_plane": {"hosts": {n: node for n in CPS}},
-                         "workers": {"hosts": {n: node for n in WORKERS}}}}}
+            "children": {"control_plane": {"hosts": {n: dict(node, ansible_host=ADDRESSES[n]) for n in CPS}},
+                         "workers": {"hosts": {n: dict(node, ansible_host=ADDRESSES[n]) for n in WORKERS}}}}}
         self.inventory.write_text(yaml.safe_dump(inventory))
 
     def playbook(self, path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -76,6 +112,11 @@ class Rig:
         return subprocess.run(["ansible-playbook", "-i", str(self.inventory), str(path), *extra],
                               capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False,
                               stdin=subprocess.DEVNULL)
+
+    def close_ssh(self) -> None:
+        """End the ControlMaster processes the playbook runs left (ControlPersist)."""
+        for control in self.control_dir.glob("*") if self.control_dir.is_dir() else ():
+            sh("ssh", "-o", f"ControlPath={control}", "-O", "exit", "orch-lc", check=False, timeout=30)
 
     def kubeadm_log(self, node: str) -> list[dict]:
         out = sh("podman", "exec", node, "cat", "/var/log/orchestrator-standin/kubeadm.log", check=False).stdout
@@ -111,6 +152,8 @@ def rig():
         assert proc.returncode == 0, proc.stdout[-5000:]
         yield rig
     finally:
+        if rig:
+            rig.close_ssh()
         destroy()
         if rig:
             rig.api.stop()
@@ -193,6 +236,8 @@ def test_remove_a_dead_worker(rig):
 def test_reset_refuses_without_confirmation_then_resets(rig):
     sh("podman", "start", "orch-lc-w1")
     sh("podman", "exec", "orch-lc-w1", "systemctl", "is-system-running", "--wait", check=False, timeout=120)
+    # The restarted container has a new MAC address behind its old IP: wait until SSH reaches it again.
+    wait_for_sshd(ADDRESSES["orch-lc-w1"], time.monotonic() + 60)
     start = datetime.datetime.now(datetime.UTC).timestamp()
     proc = rig.playbook(ROOT / "playbooks/reset.yml")
     assert proc.returncode != 0
