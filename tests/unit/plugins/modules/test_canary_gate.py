@@ -5,15 +5,13 @@
 The real-Prometheus tests are in tests/functional/canary/test_canary_gate_prometheus.py.
 """
 
-import contextlib
 import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.orchestrator.platform.plugins.module_utils import _canary
 from ansible_collections.orchestrator.platform.plugins.modules import canary_gate
+from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.module_runner import run_module
 from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.rollout_fakes import (
     MERGE,
     STATUS,
@@ -21,11 +19,6 @@ from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.rollou
     make_api,
     rollout,
 )
-
-try:  # ansible-core >= 2.19 wants module arguments with a serialization profile
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core
-    patch_module_args = None
 
 THRESHOLDS = {"min_success_rate": 0.95, "max_latency_p95_ms": 1000, "max_latency_p99_ms": 2000}
 
@@ -133,35 +126,13 @@ def test_matrix_result_is_refused():
 
 
 def _run_module(monkeypatch, answers, server=None, check_mode=False, **params):
-    class _Exit(Exception):
-        pass
-
-    result = {}
-
-    def exit_json(self, **kwargs):
-        result.update(kwargs, failed=False)
-        raise _Exit()
-
-    def fail_json(self, **kwargs):
-        result.update(kwargs, failed=True)
-        raise _Exit()
-
     fetch, _asked = prometheus(answers)
     monkeypatch.setattr(canary_gate, "_fetcher", lambda params: fetch)
     if server is not None:
         monkeypatch.setattr(canary_gate, "_rollout_api", lambda module: make_api(server, dry_run=module.check_mode))
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     if check_mode:
         params["_ansible_check_mode"] = True
-    if patch_module_args is not None:
-        args = patch_module_args(params)
-    else:
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
-        args = contextlib.nullcontext()
-    with args, pytest.raises(_Exit):
-        canary_gate.main()
-    return result
+    return run_module(monkeypatch, canary_gate.main, params)
 
 
 def _answers(sr, p95, p99, canary_hash="bbb222"):

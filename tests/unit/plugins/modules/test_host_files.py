@@ -1,27 +1,15 @@
 # Copyright: orchestrator.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-import contextlib
-import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.orchestrator.platform.plugins.modules import host_files
-
-try:  # ansible-core >= 2.19 wants module arguments with a serialization profile
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core
-    patch_module_args = None
+from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.module_runner import run_module
 
 UID = str(os.getuid())
 GID = str(os.getgid())
-
-
-class _Exit(Exception):
-    pass
 
 
 def _run(monkeypatch, files, check_mode=False, diff=False):
@@ -30,26 +18,7 @@ def _run(monkeypatch, files, check_mode=False, diff=False):
         params["_ansible_check_mode"] = True
     if diff:
         params["_ansible_diff"] = True
-    if patch_module_args is not None:
-        args = patch_module_args(params)
-    else:
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
-        args = contextlib.nullcontext()
-    result = {}
-
-    def exit_json(self, **kwargs):
-        result.update(kwargs, failed=False)
-        raise _Exit()
-
-    def fail_json(self, **kwargs):
-        result.update(kwargs, failed=True)
-        raise _Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with args, pytest.raises(_Exit):
-        host_files.main()
-    return result
+    return run_module(monkeypatch, host_files.main, params)
 
 
 def _mode(path):

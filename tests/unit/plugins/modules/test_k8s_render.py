@@ -1,49 +1,18 @@
 # Copyright: orchestrator.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-import contextlib
-import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.orchestrator.platform.plugins.modules import k8s_render
-
-try:  # ansible-core >= 2.19 wants module arguments with a serialization profile
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core
-    patch_module_args = None
-
-
-class _Exit(Exception):
-    pass
+from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.module_runner import run_module
 
 
 def _run(monkeypatch, check_mode=False, **params):
     if check_mode:
         params["_ansible_check_mode"] = True
-    if patch_module_args is not None:
-        args = patch_module_args(params)
-    else:
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
-        args = contextlib.nullcontext()
-    result = {}
-
-    def exit_json(self, **kwargs):
-        result.update(kwargs, failed=False)
-        raise _Exit()
-
-    def fail_json(self, **kwargs):
-        result.update(kwargs, failed=True)
-        raise _Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with args, pytest.raises(_Exit):
-        k8s_render.main()
-    return result
+    return run_module(monkeypatch, k8s_render.main, params)
 
 
 def test_writes_new_files_private_and_reports_them(monkeypatch, tmp_path):

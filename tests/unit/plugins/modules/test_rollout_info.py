@@ -2,25 +2,17 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The phase and the summary of real-shaped Rollouts, and rollout_info's single read."""
 
-import contextlib
-import json
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.orchestrator.platform.plugins.module_utils._rollouts import rollout_phase, summarize
 from ansible_collections.orchestrator.platform.plugins.modules import rollout_info
+from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.module_runner import run_module
 from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.rollout_fakes import (
     BASE,
     FakeServer,
     make_api,
     rollout,
 )
-
-try:  # ansible-core >= 2.19 wants module arguments with a serialization profile
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core
-    patch_module_args = None
 
 
 def with_status(status=None, spec=None, generation=2, drop_phase=False, **kwargs):
@@ -187,33 +179,11 @@ def test_workload_ref_rollout_from_the_repository_shape():
 
 
 def _run_module(monkeypatch, server, **params):
-    class _Exit(Exception):
-        pass
-
-    result = {}
-
-    def exit_json(self, **kwargs):
-        result.update(kwargs, failed=False)
-        raise _Exit()
-
-    def fail_json(self, **kwargs):
-        result.update(kwargs, failed=True)
-        raise _Exit()
-
     class _Client:
         client = make_api(server).client
 
     monkeypatch.setattr(rollout_info, "get_api_client", lambda module: _Client())
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    if patch_module_args is not None:
-        args = patch_module_args(params)
-    else:
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
-        args = contextlib.nullcontext()
-    with args, pytest.raises(_Exit):
-        rollout_info.main()
-    return result
+    return run_module(monkeypatch, rollout_info.main, params)
 
 
 def test_module_reads_once(monkeypatch):
