@@ -16,13 +16,13 @@ description:
     once.
   - The content is given as a string; render role templates on the controller with
     C(lookup('ansible.builtin.template', ...)), as the C(template) action does.
-  - Entries are handled in order, so a directory listed before a file exists when the file is
-    written. A file whose content differs is written to a temporary file beside it, given its mode
-    and owner, checked with O(files[].validate), and only then renamed over the old one; every
-    changed file is validated before the first rename, so a file that fails validation leaves all
-    the entries' old contents in place.
-  - A new file never exists with other permissions than its own, even for a moment (secrets in
-    0600 files).
+  - Every entry is compared with the node first, and every changed file is written to a temporary
+    file (beside it, or in the nearest existing parent of a directory this run creates) and checked
+    with O(files[].validate). Only when every file has passed are the entries applied, in order - a
+    directory listed before a file exists when the file is renamed into it. A file that fails
+    validation leaves the node as it was - no directory created, no mode changed, no file replaced.
+  - The temporary file gets its final owner and mode before any content is written, so the content
+    never exists with other permissions than its own, even for a moment (secrets in 0600 files).
   - RV(changed_files) lists the entries that changed, so a handler can act on one file of the list
     (C(when) on the registered result).
 options:
@@ -46,9 +46,12 @@ options:
         type: str
       mode:
         description:
-          - Octal mode as a string, for example V("0644").
+          - Octal mode, read as the C(ansible.builtin.file) module reads it - a string is octal
+            (V("0644"), V("644"), V("0o644")); an integer is the mode itself, which is what an unquoted
+            C(mode: 0644) is in YAML (the integer 420).
+          - Symbolic modes (C(u=rw)) are not supported.
           - Unset keeps the mode of an existing file (new files get 0644 less the umask).
-        type: str
+        type: raw
       owner:
         description: User name or uid. Unset keeps the owner (new files belong to the connecting user).
         type: str
@@ -59,6 +62,8 @@ options:
         description:
           - Command that checks the new content before it replaces the file; C(%s) is the path of the
             temporary file. It runs without a shell. Not run in check mode (nothing is written).
+          - When it fails, the task reports its exit status only - never its output, which may quote
+            the file.
         type: str
       force:
         description:
@@ -157,7 +162,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-_MODE = re.compile(r"^0?[0-7]{3,4}$")
+_MODE = re.compile(r"^(0o|0)?[0-7]{3,4}$")
 
 
 def _uid(owner):
@@ -172,8 +177,37 @@ def _gid(group):
     return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
 
 
+def parse_mode(value):
+    """The mode as an int, read as ansible.builtin.file reads it: an int is the mode itself (YAML
+    makes an unquoted 0644 the int 420), a string is octal. None when unset; ValueError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("not a mode")
+    if isinstance(value, int):
+        mode = value
+    elif isinstance(value, str) and _MODE.match(value):
+        mode = int(value, 8)
+    else:
+        raise ValueError("not an octal mode")
+    if not 0 <= mode <= 0o7777:
+        raise ValueError("out of range")
+    return mode
+
+
+def _nearest_directory(path):
+    """The path itself or its nearest ancestor that is an existing directory."""
+    while not os.path.isdir(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
 class HostFiles:
-    """Compares each entry with the node and applies the differences (never in check mode)."""
+    """Compares every entry with the node and stages the changed files (validated), then applies
+    everything in order (never in check mode)."""
 
     def __init__(self, module):
         self.module = module
@@ -181,6 +215,8 @@ class HostFiles:
         self.results = []
         self.diffs = []
         self._pending = []  # (temporary path, entry) validated and waiting for their rename
+        self._actions = []  # what the apply phase does, in entry order
+        self._planned_directories = []  # directories the apply phase creates
 
     def fail(self, msg, **kwargs):
         self._discard()
@@ -201,9 +237,11 @@ class HostFiles:
                 self.fail("host_files: %s has state=file and no content" % dest)
             if entry["state"] == "directory" and entry["content"] is not None:
                 self.fail("host_files: %s is a directory and cannot take content" % dest)
-            if entry["mode"] is not None and not _MODE.match(entry["mode"]):
-                self.fail("host_files: mode of %s must be an octal string such as '0644', not %r"
-                          % (dest, entry["mode"]))
+            try:
+                entry["mode"] = parse_mode(entry["mode"])
+            except ValueError:
+                self.fail("host_files: mode of %s must be an octal string such as '0644' or an integer "
+                          "from 0 to 0o7777 (an unquoted 0644), not %r" % (dest, entry["mode"]))
             if entry["validate"] is not None and "%s" not in entry["validate"]:
                 self.fail("host_files: validate of %s must contain %%s (the temporary file)" % dest)
             try:
@@ -214,7 +252,7 @@ class HostFiles:
 
     def _attributes_differ(self, st, entry):
         mode = entry["mode"]
-        if mode is not None and stat.S_IMODE(st.st_mode) != int(mode, 8):
+        if mode is not None and stat.S_IMODE(st.st_mode) != mode:
             return True
         if entry["owner"] is not None and st.st_uid != _uid(entry["owner"]):
             return True
@@ -225,7 +263,14 @@ class HostFiles:
         if uid != -1 or gid != -1:
             os.chown(path, uid, gid)
         if entry["mode"] is not None:
-            os.chmod(path, int(entry["mode"], 8))
+            os.chmod(path, entry["mode"])
+
+    def _will_be_directory(self, path):
+        """Whether path is a directory now or one an earlier entry creates (with its parents)."""
+        if os.path.isdir(path):
+            return True
+        prefix = path.rstrip("/") + "/"
+        return any(d == path or d.startswith(prefix) for d in self._planned_directories)
 
     def directory(self, entry):
         dest = entry["dest"]
@@ -234,15 +279,13 @@ class HostFiles:
             self.fail("host_files: %s exists and is not a directory" % dest)
         if not os.path.isdir(dest):
             result["content_changed"] = True
-            if not self.check:
-                os.makedirs(dest)
-                self._set_attributes(dest, entry)
+            self._planned_directories.append(dest)
+            self._actions.append(("makedirs", dest, entry))
             if self.module._diff:
                 self.diffs.append({"before_header": dest, "after_header": dest, "before": "", "after": "(directory)\n"})
         elif self._attributes_differ(os.stat(dest), entry):
             result["attributes_changed"] = True
-            if not self.check:
-                self._set_attributes(dest, entry)
+            self._actions.append(("attributes", dest, entry))
         return result
 
     def file(self, entry):
@@ -253,6 +296,8 @@ class HostFiles:
         if os.path.lexists(b_dest) and not os.path.isfile(b_dest):
             self.fail("host_files: %s exists and is not a regular file" % dest)
         exists = os.path.exists(b_dest)
+        if not exists and not self._will_be_directory(os.path.dirname(dest)):
+            self.fail("host_files: the directory of %s does not exist (list it first with state=directory)" % dest)
         b_old = b""
         if exists:
             with open(b_dest, "rb") as handle:
@@ -267,47 +312,68 @@ class HostFiles:
                     "after": entry["content"],
                 })
             if not self.check:
-                self._stage(entry, b_dest, b_new, exists)
+                self._actions.append(("rename", self._stage(entry, b_dest, b_new, exists), entry))
         if exists and self._attributes_differ(os.stat(b_dest), entry):
             result["attributes_changed"] = True
-            if not self.check and not result["content_changed"]:
-                self._set_attributes(b_dest, entry)
+            if not result["content_changed"]:
+                self._actions.append(("attributes", b_dest, entry))
         return result
 
     def _stage(self, entry, b_dest, b_new, exists):
-        parent = os.path.dirname(b_dest)
-        if not os.path.isdir(parent):
-            self.fail("host_files: the directory of %s does not exist (list it first with state=directory)"
-                      % entry["dest"])
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=b"." + os.path.basename(b_dest) + b".")
-        self._pending.append((tmp, entry))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(b_new)
+        """Write the new content to a temporary file that already has its final owner and mode,
+        validate it, and return its path. The temporary file lives beside the file, or in the nearest
+        existing parent when the file's directory is created by this run (the same file system, so
+        the final rename stays atomic)."""
+        directory = _nearest_directory(os.path.dirname(b_dest))
         if exists:  # what the entry leaves unset stays as it was
             st = os.stat(b_dest)
-            os.chown(tmp, st.st_uid, st.st_gid)
-            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            uid, gid, mode = st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
         else:
             umask = os.umask(0)
             os.umask(umask)
-            os.chmod(tmp, 0o644 & ~umask)
-        self._set_attributes(tmp, entry)
+            uid, gid, mode = -1, -1, 0o644 & ~umask
+        if entry["owner"] is not None:
+            uid = _uid(entry["owner"])
+        if entry["group"] is not None:
+            gid = _gid(entry["group"])
+        if entry["mode"] is not None:
+            mode = entry["mode"]
+        # mkstemp creates the file 0600 and empty; owner first (chown may clear set-id bits), then
+        # the mode, and only then the content.
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=b"." + os.path.basename(b_dest) + b".")
+        self._pending.append((tmp, entry))
+        with os.fdopen(fd, "wb") as handle:
+            if uid != -1 or gid != -1:
+                os.fchown(handle.fileno(), uid, gid)
+            os.fchmod(handle.fileno(), mode)
+            handle.write(b_new)
         if entry["validate"]:
             argv = [arg.replace("%s", to_native(tmp)) for arg in shlex.split(entry["validate"])]
-            rc, out, err = self.module.run_command(argv)
+            rc, _out, _err = self.module.run_command(argv)
             if rc != 0:
+                # The validator's output is left out: it may quote the file, which may be a secret.
                 self.fail(
-                    "host_files: validation of %s failed (nothing was written)" % entry["dest"],
-                    rc=rc, stdout=out, stderr=err, cmd=argv,
+                    "host_files: validation of %s failed with exit status %d (nothing was written; the "
+                    "validator's output is not shown, as it may quote the file)" % (entry["dest"], rc),
+                    rc=rc, cmd=argv,
                 )
+        return tmp
 
-    def commit(self):
-        for tmp, entry in self._pending:
-            b_dest = to_bytes(entry["dest"], errors="surrogate_or_strict")
-            os.rename(tmp, b_dest)
-            if self.module.selinux_enabled():
-                self.module.set_default_selinux_context(entry["dest"], False)
+    def apply(self):
+        for action, path, entry in self._actions:
+            if action == "makedirs":
+                os.makedirs(path)
+                self._set_attributes(path, entry)
+            elif action == "attributes":
+                self._set_attributes(path, entry)
+            else:
+                b_dest = to_bytes(entry["dest"], errors="surrogate_or_strict")
+                os.rename(path, b_dest)
+                self._pending = [p for p in self._pending if p[0] != path]
+                if self.module.selinux_enabled():
+                    self.module.set_default_selinux_context(entry["dest"], False)
         self._pending = []
+        self._actions = []
 
     def run(self):
         self.check_arguments()
@@ -316,7 +382,8 @@ class HostFiles:
                 result = self.directory(entry) if entry["state"] == "directory" else self.file(entry)
                 result["changed"] = result["content_changed"] or result["attributes_changed"]
                 self.results.append(result)
-            self.commit()
+            if not self.check:
+                self.apply()
         except OSError as exc:
             self.fail("host_files: %s" % to_native(exc))
         changed_files = [r["dest"] for r in self.results if r["changed"]]
@@ -337,7 +404,7 @@ def main():
                     "dest": {"type": "path", "required": True},
                     "state": {"type": "str", "choices": ["file", "directory"], "default": "file"},
                     "content": {"type": "str"},
-                    "mode": {"type": "str"},
+                    "mode": {"type": "raw"},
                     "owner": {"type": "str"},
                     "group": {"type": "str"},
                     "validate": {"type": "str"},

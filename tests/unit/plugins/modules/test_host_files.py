@@ -159,3 +159,97 @@ def test_a_path_of_the_wrong_type_is_refused(monkeypatch, tmp_path):
     (tmp_path / "f").write_text("x")
     result = _run(monkeypatch, [{"dest": str(tmp_path / "f"), "state": "directory"}])
     assert result["failed"] is True and "not a directory" in result["msg"]
+
+
+def test_the_temporary_file_never_holds_content_with_another_mode(monkeypatch, tmp_path):
+    """Every chmod/chown and the rename: the temporary file of a 0600 file is 0600 whenever it has content."""
+    (tmp_path / "old").write_text("old\n")
+    os.chmod(str(tmp_path / "old"), 0o600)
+    seen = []
+
+    def spy(real):
+        def call(*args, **kwargs):
+            out = real(*args, **kwargs)
+            for name in os.listdir(str(tmp_path)):
+                if name.startswith("."):
+                    st = os.stat(str(tmp_path / name))
+                    seen.append((name, st.st_size, stat.S_IMODE(st.st_mode)))
+            return out
+        return call
+
+    for name in ("chmod", "fchmod", "chown", "fchown", "rename"):
+        monkeypatch.setattr(host_files.os, name, spy(getattr(os, name)))
+    files = [
+        {"dest": str(tmp_path / "secret"), "content": "s\n", "mode": "0600"},
+        {"dest": str(tmp_path / "old"), "content": "new secret\n"},  # keeps the 0600 of the old file
+    ]
+    old_umask = os.umask(0o022)
+    try:
+        result = _run(monkeypatch, files)
+    finally:
+        os.umask(old_umask)
+    assert result["failed"] is False
+    assert seen, "the spy saw no temporary file"
+    assert [s for s in seen if s[1] > 0 and s[2] != 0o600] == []
+    assert _mode(tmp_path / "secret") == 0o600 and _mode(tmp_path / "old") == 0o600
+
+
+def _yaml_mode(text):
+    """What a playbook's YAML gives the module: ansible's own loader, YAML 1.1 octal ints."""
+    from ansible.parsing.utils.yaml import from_yaml
+
+    return from_yaml(text)["mode"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("mode: 0644", 0o644), ("mode: 0600", 0o600), ("mode: '0640'", 0o640),
+                                                ("mode: '640'", 0o640), ("mode: 0o755", 0o755)],
+                         ids=["int-0644", "int-0600", "str-0640", "str-640", "str-0o755"])
+def test_a_mode_is_read_as_the_file_module_reads_it(monkeypatch, tmp_path, text, expected):
+    mode = _yaml_mode(text)
+    if text == "mode: 0644":  # the YAML int, not a string: 0644 is 420
+        assert mode == 420 and not isinstance(mode, str)
+    result = _run(monkeypatch, [{"dest": str(tmp_path / "d"), "state": "directory", "mode": mode},
+                                {"dest": str(tmp_path / "d" / "f"), "content": "x\n", "mode": mode}])
+    assert result["failed"] is False, result
+    assert _mode(tmp_path / "d") == expected and _mode(tmp_path / "d" / "f") == expected
+    assert _run(monkeypatch, [{"dest": str(tmp_path / "d" / "f"), "content": "x\n", "mode": mode}])["changed"] is False
+
+
+@pytest.mark.parametrize("mode", [0o10000, -1, True, "0999", "12345"], ids=["int-too-big", "negative", "bool", "digit-9", "five-digits"])
+def test_a_bad_mode_is_refused(monkeypatch, tmp_path, mode):
+    result = _run(monkeypatch, [{"dest": str(tmp_path / "f"), "content": "x\n", "mode": mode}])
+    assert result["failed"] is True and "mode of" in result["msg"], result
+    assert not (tmp_path / "f").exists()
+
+
+def test_a_failed_validation_reports_no_output_of_the_validator(monkeypatch, tmp_path):
+    secret = "password=TOPSECRET-0600"
+    validate = "/bin/sh -c 'cat \"$0\"; cat \"$0\" >&2; exit 3' %s"
+    result = _run(monkeypatch, [{"dest": str(tmp_path / "s"), "content": secret + "\n", "mode": "0600",
+                                 "validate": validate}])
+    assert result["failed"] is True and result["rc"] == 3
+    assert "exit status 3" in result["msg"]
+    assert "TOPSECRET" not in repr(result)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_nothing_is_created_or_changed_when_a_later_file_fails_validation(monkeypatch, tmp_path):
+    (tmp_path / "existing").mkdir(mode=0o755)
+    os.chmod(str(tmp_path / "existing"), 0o755)
+    files = [
+        {"dest": str(tmp_path / "new" / "sub"), "state": "directory", "mode": "0700"},
+        {"dest": str(tmp_path / "existing"), "state": "directory", "mode": "0700"},
+        {"dest": str(tmp_path / "new" / "sub" / "a.conf"), "content": "bad\n", "validate": "grep -q good %s"},
+    ]
+    result = _run(monkeypatch, files)
+    assert result["failed"] is True and "validation of" in result["msg"]
+    assert sorted(os.listdir(str(tmp_path))) == ["existing"]  # no directory, no temporary file
+    assert _mode(tmp_path / "existing") == 0o755
+    # The same file in a directory this run creates passes validation and lands in place.
+    files[2]["content"] = "good\n"
+    result = _run(monkeypatch, files)
+    assert result["failed"] is False, result
+    assert (tmp_path / "new" / "sub" / "a.conf").read_text() == "good\n"
+    assert _mode(tmp_path / "new" / "sub") == 0o700 and _mode(tmp_path / "existing") == 0o700
+    assert sorted(os.listdir(str(tmp_path / "new"))) == ["sub"]  # the staged file left no trace
+    assert sorted(os.listdir(str(tmp_path / "new" / "sub"))) == ["a.conf"]
