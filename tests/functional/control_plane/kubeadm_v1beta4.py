@@ -204,6 +204,9 @@ SCHEDULER: dict[str, Any] = {
         "resourceNamespace": STR,
     },
     "clientConnection": {"kubeconfig": STR, "acceptContentTypes": STR, "contentType": STR, "qps": INT, "burst": INT},
+    # componentbaseconfigv1alpha1.DebuggingConfiguration, inline.
+    "enableProfiling": BOOL,
+    "enableContentionProfiling": BOOL,
     "percentageOfNodesToScore": INT,
     "podInitialBackoffSeconds": INT,
     "podMaxBackoffSeconds": INT,

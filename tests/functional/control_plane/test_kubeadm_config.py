@@ -219,7 +219,6 @@ def test_controller_manager_and_scheduler(lab):
     assert cm["leader-elect"] == "true"
     assert "RotateKubeletServerCertificate=true" in cm["feature-gates"].split(",")
     sched = args(cluster["scheduler"])
-    assert sched["profiling"] == "false"
     config = docs(Path(sched["config"]))[0]
     assert shape.validate(config) == []
     assert config["leaderElection"]["leaderElect"] is True
@@ -227,6 +226,24 @@ def test_controller_manager_and_scheduler(lab):
     plugins = config["profiles"][0]["plugins"]
     assert {"name": "PrioritySort"} in plugins["queueSort"]["enabled"]
     assert {"name": "DefaultPreemption"} in plugins["postFilter"]["enabled"]
+
+
+def test_profiling_is_off_in_the_settings_each_component_actually_reads(lab):
+    """kube-scheduler ignores --profiling (and --contention-profiling) when --config is given and
+    then takes enableProfiling from the file, whose default is true; the controller manager has no
+    configuration file (kubeadm passes none), so its --profiling flag is what applies."""
+    cluster = by_kind(lab["base"], "cp-a")["ClusterConfiguration"]
+    sched = args(cluster["scheduler"])
+    assert "config" in sched
+    config = docs(Path(sched["config"]))[0]
+    assert config["enableProfiling"] is False
+    assert config["enableContentionProfiling"] is False
+    # The flag is kept only for benchmarks that read the command line; it must never disagree.
+    assert sched.get("profiling", "false") == "false"
+    cm = args(cluster["controllerManager"])
+    assert "config" not in cm
+    assert cm["profiling"] == "false"
+    assert args(cluster["apiServer"])["profiling"] == "false"
 
 
 def test_kubelet_hardening(lab):
