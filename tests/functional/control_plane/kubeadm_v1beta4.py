@@ -151,6 +151,7 @@ KUBELET: dict[str, Any] = {
     "clusterDomain": STR,
     "clusterDNS": listof(STR),
     "cgroupDriver": STR,
+    "failCgroupV1": BOOL,
     "maxPods": INT,
     "podPidsLimit": INT,
     "resolvConf": STR,

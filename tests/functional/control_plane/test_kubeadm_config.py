@@ -108,7 +108,8 @@ def lab(tmp_path_factory):
     base = write_lab(
         tmp_path_factory.mktemp("kubeadm-config"),
         ["cp-a", "cp-b"],
-        {"cp-a": {"kubeadm_config_oidc_issuer_url": ISSUER, "kubeadm_config_oidc_client_id": "kubernetes"}},
+        {"cp-a": {"kubeadm_config_oidc_issuer_url": ISSUER, "kubeadm_config_oidc_client_id": "kubernetes"},
+         "cp-b": {"cluster_kubelet_fail_cgroup_v1": False}},
     )
     first = run(base)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -363,3 +364,11 @@ def test_priority_classes_render_and_validate(lab):
     assert sum(1 for o in objects if o.get("globalDefault")) == 1
     assert any(o.get("preemptionPolicy") == "Never" for o in objects)
     assert all(o["value"] < 1_000_000_000 for o in objects)
+
+
+def test_kubelet_refuses_cgroup_v1_unless_the_inventory_allows_it(lab):
+    # cluster_kubelet_fail_cgroup_v1: true by default (the kubelet's own default since 1.35);
+    # cp-b sets it false, as the test rig on a cgroup v1 hybrid host must.
+    assert CLUSTER_DEFAULTS["cluster_kubelet_fail_cgroup_v1"] is True
+    assert by_kind(lab["base"], "cp-a")["KubeletConfiguration"]["failCgroupV1"] is True
+    assert by_kind(lab["base"], "cp-b")["KubeletConfiguration"]["failCgroupV1"] is False
