@@ -109,7 +109,8 @@ def lab(tmp_path_factory):
         tmp_path_factory.mktemp("kubeadm-config"),
         ["cp-a", "cp-b"],
         {"cp-a": {"kubeadm_config_oidc_issuer_url": ISSUER, "kubeadm_config_oidc_client_id": "kubernetes"},
-         "cp-b": {"cluster_kubelet_fail_cgroup_v1": False}},
+         # The second control plane renders the TLS 1.3-only variant (same role run).
+         "cp-b": {"kubeadm_config_tls_min_version": "VersionTLS13", "cluster_kubelet_fail_cgroup_v1": False}},
     )
     first = run(base)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -201,6 +202,39 @@ def test_api_server_audit_admission_encryption_tls_and_profiling(lab):
     mounts = {v["mountPath"]: v for v in by_kind(base, "cp-a")["ClusterConfiguration"]["apiServer"]["extraVolumes"]}
     assert mounts[str(policy)]["readOnly"] is True
     assert mounts[str(base / "cp-a/audit")]["readOnly"] is False
+
+
+def test_tls12_names_the_cipher_suites_everywhere(lab):
+    cluster = by_kind(lab["base"], "cp-a")["ClusterConfiguration"]
+    suites = by_kind(lab["base"], "cp-a")["KubeletConfiguration"]["tlsCipherSuites"]
+    assert suites
+    etcd = args(cluster["etcd"]["local"])
+    assert etcd["tls-min-version"] == "TLS1.2"
+    assert etcd["cipher-suites"].split(",") == suites
+    for component in ("apiServer", "controllerManager", "scheduler"):
+        flags = args(cluster[component])
+        assert flags["tls-min-version"] == "VersionTLS12", component
+        assert flags["tls-cipher-suites"].split(",") == suites, component
+
+
+def test_tls13_sets_no_cipher_suites_anywhere(lab):
+    """etcd refuses to start with --cipher-suites when only TLS 1.3 is enabled ("cipher suites
+    cannot be configured when only TLS1.3 is enabled", etcd 3.6 embed/config.go); Go ignores the
+    list for TLS 1.3 in the other components (the kubelet logs a warning), so none gets one."""
+    kinds = by_kind(lab["base"], "cp-b")
+    for doc in kinds.values():
+        assert shape.validate(doc) == [], doc["kind"]
+    cluster = kinds["ClusterConfiguration"]
+    etcd = args(cluster["etcd"]["local"])
+    assert etcd["tls-min-version"] == "TLS1.3"
+    assert "cipher-suites" not in etcd
+    for component in ("apiServer", "controllerManager", "scheduler"):
+        flags = args(cluster[component])
+        assert flags["tls-min-version"] == "VersionTLS13", component
+        assert "tls-cipher-suites" not in flags, component
+    kubelet = kinds["KubeletConfiguration"]
+    assert kubelet["tlsMinVersion"] == "VersionTLS13"
+    assert "tlsCipherSuites" not in kubelet
 
 
 def test_oidc_flags_only_when_an_issuer_is_set(lab):
