@@ -14,7 +14,8 @@ description:
     compares each with its threshold and returns every value, the verdict of each metric and
     the overall verdict.
   - A query that returns no sample, or C(NaN) (a canary that served no request), is
-    V(inconclusive), never a pass. When a query returns several series, each must pass.
+    V(inconclusive), never a pass. A canary that served requests of which none succeeded has a
+    success rate of 0 and fails. When a query returns several series, each must pass.
     Overall - V(fail) when any metric fails, else V(inconclusive) when any is inconclusive, else V(pass).
   - The default queries are those of the AnalysisTemplates in C(k8s/argo-rollouts) -
     C(http_requests_total) with a C(code) label and the C(http_request_duration_seconds) histogram,
@@ -23,10 +24,15 @@ description:
     thing. Any query can be replaced with O(queries).
   - With O(abort_on_fail=true) and O(rollout_name), a V(fail) verdict aborts the Rollout
     (C({"status":{"abort":true}}) on its C(status) subresource, as C(kubectl argo rollouts abort)).
-  - A Prometheus that cannot be reached or rejects a query fails the task; that is not a verdict.
+  - A Prometheus that cannot be reached, rejects a query or answers with an HTTP error or JSON of
+    another shape fails the task (with the HTTP status); that is not a verdict. Options out of
+    their range fail the task before any request.
 options:
   prometheus_url:
-    description: Base URL of the Prometheus HTTP API.
+    description:
+      - Base URL of the Prometheus HTTP API (C(http) or C(https)).
+      - User information (C(https://user:password@host)) is sent as HTTP basic authentication; the
+        URL is shown without it, and the password is hidden from every output of the task.
     type: str
     default: http://prometheus-operated.monitoring.svc:9090
   prometheus_token:
@@ -37,7 +43,7 @@ options:
     type: bool
     default: true
   prometheus_timeout:
-    description: Seconds allowed for each query.
+    description: Seconds allowed for each query (at least 1).
     type: int
     default: 30
   service:
@@ -56,11 +62,13 @@ options:
       - Limits the default queries to the canary's pods.
     type: str
   labels:
-    description: Further label matchers (name to exact value) of the default queries.
+    description: Further label matchers (label name to exact value) of the default queries.
     type: dict
     default: {}
   window:
-    description: Range of the C(rate()) of the default queries (a Prometheus duration).
+    description:
+      - Range of the C(rate()) of the default queries - a Prometheus duration longer than zero
+        (V(2m), V(90s), V(1h30m)); anything else is refused.
     type: str
     default: 2m
   requests_metric:
@@ -79,15 +87,15 @@ options:
     type: dict
     default: {}
   min_success_rate:
-    description: Lowest passing success rate (0..1).
+    description: Lowest passing success rate, from 0 to 1.
     type: float
     default: 0.95
   max_latency_p95_ms:
-    description: Highest passing 95th percentile latency, in milliseconds.
+    description: Highest passing 95th percentile latency, in milliseconds (not negative).
     type: float
     default: 1000
   max_latency_p99_ms:
-    description: Highest passing 99th percentile latency, in milliseconds.
+    description: Highest passing 99th percentile latency, in milliseconds (not negative).
     type: float
     default: 2000
   abort_on_fail:
@@ -197,6 +205,8 @@ sent:
   elements: dict
 """
 
+from urllib.parse import urlsplit
+
 from ansible.module_utils.urls import open_url
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
@@ -204,9 +214,13 @@ from ansible_collections.orchestrator.platform.plugins.module_utils._canary impo
     DEFAULT_PROMETHEUS_URL,
     FAILED,
     SUCCEEDED,
+    LABEL_NAME,
+    METRIC_NAME,
     PrometheusError,
     default_queries,
+    is_duration,
     run_gate,
+    split_url,
 )
 from ansible_collections.orchestrator.platform.plugins.module_utils._rollouts import (
     RolloutApi,
@@ -216,24 +230,55 @@ from ansible_collections.orchestrator.platform.plugins.module_utils._rollouts im
 
 
 def _fetcher(params):
+    """fetch(url) -> (HTTP status, body); the URL's user information becomes basic authentication."""
     headers = {"Accept": "application/json"}
     if params["prometheus_token"]:
         headers["Authorization"] = "Bearer %s" % params["prometheus_token"]
+    shown, user, password = split_url(params["prometheus_url"])
 
     def fetch(url):
+        url = split_url(url)[0]
         try:
             response = open_url(url, headers=headers, timeout=params["prometheus_timeout"],
-                                validate_certs=params["prometheus_validate_certs"])
-            return response.read()
+                                validate_certs=params["prometheus_validate_certs"],
+                                url_username=user, url_password=password, force_basic_auth=user is not None)
+            return getattr(response, "status", None) or getattr(response, "code", None) or 200, response.read()
         except Exception as exc:  # pylint: disable=broad-except
-            # Prometheus answers a rejected query with 400/422 and a JSON error body.
+            # An HTTP error has a status and a body: Prometheus answers a rejected query with
+            # 400/422 and a JSON error document; a proxy in front of it with its own page.
+            code = getattr(exc, "code", None)
             read = getattr(exc, "read", None)
-            body = read() if read else None
-            if body:
-                return body
-            raise PrometheusError("Cannot query Prometheus at %s: %s" % (params["prometheus_url"], exc)) from exc
+            if isinstance(code, int) and read is not None:
+                return code, read() or b""
+            message = str(exc)
+            if password:
+                message = message.replace(password, "********")
+            raise PrometheusError("Cannot query Prometheus at %s: %s" % (shown, message)) from exc
 
     return fetch
+
+
+def check_params(params):
+    """The message of the first option out of its range, or None; checked before any request."""
+    url = urlsplit(params["prometheus_url"] or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return "prometheus_url must be an http:// or https:// URL with a host"
+    if not is_duration(params["window"]):
+        return "window must be a Prometheus duration longer than zero such as 2m, 90s or 1h30m, not %r" % params["window"]
+    if not 0 <= params["min_success_rate"] <= 1:
+        return "min_success_rate must be from 0 to 1, not %s" % params["min_success_rate"]
+    for key in ("max_latency_p95_ms", "max_latency_p99_ms"):
+        if params[key] < 0:
+            return "%s must not be negative, not %s" % (key, params[key])
+    if params["prometheus_timeout"] < 1:
+        return "prometheus_timeout must be at least 1 second"
+    for key in ("requests_metric", "duration_metric"):
+        if not METRIC_NAME.match(params[key] or ""):
+            return "%s must be a metric name, not %r" % (key, params[key])
+    bad = sorted(str(k) for k in params["labels"] if not LABEL_NAME.match(str(k)))
+    if bad:
+        return "labels: not a label name: %s" % ", ".join(bad)
+    return None
 
 
 def _rollout_api(module):
@@ -272,6 +317,12 @@ def main():
         check_k8s=False,
     )
     params = module.params
+    password = split_url(params["prometheus_url"] or "")[2]
+    if password:  # hidden from every output of the task, the invocation included
+        module._module.no_log_values.add(password)  # pylint: disable=protected-access
+    problem = check_params(params)
+    if problem:
+        module.fail_json(msg=problem)
     unknown = sorted(set(params["queries"]) - {"success_rate", "latency_p95_ms", "latency_p99_ms"})
     if unknown:
         module.fail_json(msg="Unknown keys in queries: %s" % ", ".join(unknown))

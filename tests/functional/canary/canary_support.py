@@ -97,8 +97,12 @@ class Exporter:
         for s in self.series:
             labels = f'namespace="{s.namespace}",service="{s.service}",rollouts_pod_template_hash="{s.pod_hash}"'
             total = s.rps * elapsed
-            lines.append(f'http_requests_total{{{labels},code="200"}} {total * (1 - s.error_share):.6f}')
-            lines.append(f'http_requests_total{{{labels},code="503"}} {total * s.error_share:.6f}')
+            # As a client library does: a code's series exists once a request had that code, so a
+            # canary that only failed has no code="200" series at all (an idle one keeps its 200).
+            if s.error_share < 1:
+                lines.append(f'http_requests_total{{{labels},code="200"}} {total * (1 - s.error_share):.6f}')
+            if s.error_share > 0:
+                lines.append(f'http_requests_total{{{labels},code="503"}} {total * s.error_share:.6f}')
             cumulative = 0.0
             for bound in BUCKETS:
                 cumulative += s.latency.get(bound, 0.0)
@@ -186,6 +190,43 @@ def template_queries(canary_hash: str, **overrides: str) -> dict[str, str]:
             query = re.sub(r"\{\{\s*args\.([\w-]+)\s*\}\}", lambda m, a=args: a[m.group(1)],
                            metric["provider"]["prometheus"]["query"])
             out[GATE_METRIC[metric["name"]]] = query
+    return out
+
+
+_CONDITION = re.compile(r"^len\(result\) > 0 && (all|any)\(result, \{# (>=|<=|<|>) ([0-9.]+)\}\)$")
+
+
+def condition_holds(condition: str, values: list[float]) -> bool:
+    """A stand-in for the Argo Rollouts controller's evaluation of the templates' conditions (their
+    one form, `len(result) > 0 && all|any(result, {# OP N})`; any other form raises). Comparisons
+    with NaN are false, as in Go."""
+    match = _CONDITION.match(condition.strip())
+    if not match:
+        raise ValueError(f"condition of another form: {condition}")
+    quantifier, op, number = match.group(1), match.group(2), float(match.group(3))
+    compare = {">=": lambda v: v >= number, "<=": lambda v: v <= number, "<": lambda v: v < number,
+               ">": lambda v: v > number}[op]
+    return len(values) > 0 and (all if quantifier == "all" else any)(compare(v) for v in values)
+
+
+def template_verdicts(canary_hash: str, query, **overrides: str) -> dict[str, str]:
+    """Per metric (canary_gate's names) what one measurement of the AnalysisTemplates gives -
+    Successful, Failed or Inconclusive (neither condition holds) - with `query(promql)` returning
+    the samples of a Prometheus instant query and `overrides` applied to the queries' text."""
+    out = {}
+    window = overrides.pop("window", None)
+    texts = template_queries(canary_hash, **overrides)
+    for template in templates():
+        for metric in template["spec"]["metrics"]:
+            name = GATE_METRIC[metric["name"]]
+            promql = texts[name] if window is None else texts[name].replace("[2m]", f"[{window}]")
+            values = [float(sample["value"][1]) for sample in query(promql)]
+            if condition_holds(metric["failureCondition"], values):
+                out[name] = "fail"
+            elif condition_holds(metric["successCondition"], values):
+                out[name] = "pass"
+            else:
+                out[name] = "inconclusive"
     return out
 
 

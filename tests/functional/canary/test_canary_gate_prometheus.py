@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from canary_support import Exporter, PrometheusServer, Series, template_queries, work_dir
+from canary_support import Exporter, PrometheusServer, Series, template_queries, template_verdicts, work_dir
 from standin_client import run_module
 
 pytestmark = pytest.mark.prometheus
@@ -28,6 +28,11 @@ SERIES = [
     # One service, two versions: the stable one fails everything, the canary passes.
     Series("mixed", "aaa111", rps=50, error_share=0.5, latency=SLOW_P99),
     Series("mixed", "bbb222", rps=10, error_share=0.0, latency=FAST),
+    # Every request of the canary failed: there is no code="200" series at all.
+    Series("all-5xx", "bbb222", rps=50, error_share=1.0, latency=FAST),
+    # A healthy stable version and a canary whose every request fails.
+    Series("mixed-5xx", "aaa111", rps=50, error_share=0.0, latency=FAST),
+    Series("mixed-5xx", "bbb222", rps=10, error_share=1.0, latency=FAST),
 ]
 
 
@@ -38,7 +43,8 @@ def prometheus():
     tmp = work_dir("gate")
     try:
         # Rates need two samples inside the window: wait until every growing series has a rate.
-        server.wait_for('rate(http_requests_total{code="200"}[10s]) > 0', count=6)
+        server.wait_for('rate(http_requests_total{code="200"}[10s]) > 0', count=7)
+        server.wait_for('rate(http_requests_total{code="503"}[10s]) > 0', count=5)
         yield server, tmp
     finally:
         server.stop()
@@ -129,3 +135,66 @@ def test_the_analysis_templates_measure_what_the_gate_measures(prometheus, servi
         samples = server.query(query.replace("[2m]", "[10s]"))
         assert len(samples) == 1, (name, samples)
         assert float(samples[0]["value"][1]) == pytest.approx(result["metrics"][name]["value"], rel=0.02), name
+
+
+# --- all-5xx, no traffic and mixed (review finding 13): the gate and the templates agree ----------
+
+@pytest.mark.parametrize("service,canary_hash,expected", [
+    ("all-5xx", "bbb222", "fail"),            # served only 5xx: rate 0, a failure
+    ("mixed-5xx", "bbb222", "fail"),          # the stable version's successes do not count
+    ("mixed-5xx", "aaa111", "pass"),
+    ("mixed", "bbb222", "pass"),
+    ("mixed", "aaa111", "fail"),
+    ("errors", "bbb222", "fail"),
+    ("healthy", "bbb222", "pass"),
+    ("idle", "bbb222", "inconclusive"),       # series that stopped growing: NaN
+    ("absent", "bbb222", "inconclusive"),     # no series at all: empty
+])
+def test_success_rate_verdict_of_the_gate_and_of_the_templates(prometheus, service, canary_hash, expected):
+    server, _tmp = prometheus
+    result = gate(prometheus, service=service, canary_hash=canary_hash)
+    assert not result.get("failed"), result
+    assert result["metrics"]["success_rate"]["verdict"] == expected, result["metrics"]["success_rate"]
+    template = template_verdicts(canary_hash, server.query, service=service, window="10s")
+    assert template == verdicts(result), (template, verdicts(result))
+
+
+def test_an_all_5xx_canary_has_a_success_rate_of_zero_and_is_aborted_by_the_gate(prometheus):
+    result = gate(prometheus, service="all-5xx", canary_hash="bbb222")
+    assert result["verdict"] == "fail" and result["metrics"]["success_rate"]["value"] == 0.0
+    # Both versions, no canary hash: the stable version's successes against everything.
+    both = gate(prometheus, service="mixed-5xx")
+    assert values(both)["success_rate"] == pytest.approx(50 / 60, abs=0.01)
+
+
+def test_an_http_error_keeps_its_status(prometheus):
+    """Prometheus' own 404 page (not JSON) for a wrong base path: the status is in the message."""
+    server, tmp = prometheus
+    result = run_module("canary_gate", {"prometheus_url": server.url + "/no-such-prefix", "service": "healthy",
+                                        "window": "10s"}, tmp)
+    assert result["failed"] is True and "HTTP 404" in result["msg"], result["msg"]
+
+
+def test_a_password_in_the_url_is_never_shown(prometheus):
+    """The password reaches Prometheus as basic authentication (Prometheus without auth ignores
+    it) and appears nowhere in the result, the module's invocation included."""
+    server, tmp = prometheus
+    url = server.url.replace("http://", "http://gate:pw-s3cret-42@")
+    result = run_module("canary_gate", {"prometheus_url": url, "service": "healthy", "canary_hash": "bbb222",
+                                        "window": "10s"}, tmp)
+    assert result["verdict"] == "pass", result
+    assert "pw-s3cret-42" not in repr(result)
+    failed = run_module("canary_gate", {"prometheus_url": "http://gate:pw-s3cret-42@127.0.0.1:9", "service": "healthy",
+                                        "prometheus_timeout": 3}, tmp)
+    assert failed["failed"] is True and "Cannot query Prometheus at http://127.0.0.1:9" in failed["msg"]
+    assert "pw-s3cret-42" not in repr(failed)
+
+
+def test_the_plain_ratio_is_empty_for_an_all_5xx_canary(prometheus):
+    """Why the queries say `or vector(0)`: the ratio without it (the queries before review finding
+    13) has nothing to divide when no request succeeded, and an empty result is Inconclusive."""
+    server, _tmp = prometheus
+    sel = 'namespace="orchestrator", service="all-5xx", rollouts_pod_template_hash="bbb222"'
+    plain = f'sum(rate(http_requests_total{{{sel}, code!~"5.."}}[10s])) / sum(rate(http_requests_total{{{sel}}}[10s]))'
+    assert server.query(plain) == []
+    assert float(server.query(f"sum(rate(http_requests_total{{{sel}}}[10s]))")[0]["value"][1]) > 0

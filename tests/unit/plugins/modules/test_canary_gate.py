@@ -27,8 +27,10 @@ def test_default_queries_match_the_analysis_templates():
     queries = _canary.default_queries("orchestrator", "orchestrator", "6d4f8b9c7", "2m")
     sel = 'namespace="orchestrator", service="orchestrator", rollouts_pod_template_hash="6d4f8b9c7"'
     assert queries == {
-        "success_rate": 'sum(rate(http_requests_total{%s, code!~"5.."}[2m])) / sum(rate(http_requests_total{%s}[2m]))'
-                        % (sel, sel),
+        # No successful request at all (no non-5xx series) is 0, not an empty result; no request at
+        # all (no series) stays empty, and a series that stopped growing gives NaN.
+        "success_rate": '(sum(rate(http_requests_total{%s, code!~"5.."}[2m])) or vector(0)) / '
+                        'sum(rate(http_requests_total{%s}[2m]))' % (sel, sel),
         "latency_p95_ms": "1000 * histogram_quantile(0.95, sum by (le) "
                           "(rate(http_request_duration_seconds_bucket{%s}[2m])))" % sel,
         "latency_p99_ms": "1000 * histogram_quantile(0.99, sum by (le) "
@@ -40,7 +42,7 @@ def test_default_queries_without_hash_other_metrics_and_escaping():
     queries = _canary.default_queries("", "shop", None, "5m", requests_metric="shop_requests_total",
                                       duration_metric="shop_latency_seconds", extra_labels={"env": 'a"b'})
     assert queries["success_rate"] == (
-        'sum(rate(shop_requests_total{service="shop", env="a\\"b", code!~"5.."}[5m])) / '
+        '(sum(rate(shop_requests_total{service="shop", env="a\\"b", code!~"5.."}[5m])) or vector(0)) / '
         'sum(rate(shop_requests_total{service="shop", env="a\\"b"}[5m]))')
     assert "shop_latency_seconds_bucket{service=\"shop\", env=\"a\\\"b\"}[5m]" in queries["latency_p99_ms"]
 
@@ -82,7 +84,7 @@ def prometheus(answers):
         assert parts.path == "/api/v1/query"
         query = parse_qs(parts.query)["query"][0]
         asked.append(query)
-        return json.dumps(answers[query]).encode()
+        return 200, json.dumps(answers[query]).encode()
 
     return fetch, asked
 
@@ -176,3 +178,138 @@ def test_query_override_and_unknown_key(monkeypatch):
     assert result["verdict"] == "fail"
     result = _run_module(monkeypatch, answers, queries={"error_rate": "x"})
     assert result["failed"] is True and "error_rate" in result["msg"]
+
+
+# --- input checks, errors and shapes (review finding 14) ---------------------------------------
+
+def _never_fetch(params):
+    def fetch(url):
+        raise AssertionError("a request was sent: %s" % url)
+    return fetch
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"window": "2m])) or vector(1) #"}, "window"),
+    ({"window": "5"}, "window"),
+    ({"window": ""}, "window"),
+    ({"window": "0s"}, "window"),
+    ({"window": "2m30"}, "window"),
+    ({"min_success_rate": 5}, "min_success_rate"),
+    ({"min_success_rate": -0.1}, "min_success_rate"),
+    ({"max_latency_p95_ms": -1}, "max_latency_p95_ms"),
+    ({"prometheus_timeout": 0}, "prometheus_timeout"),
+    ({"prometheus_url": "prometheus:9090"}, "prometheus_url"),
+    ({"labels": {"env\"} or x{": "a"}}, "label name"),
+    ({"requests_metric": "x{a=\"b\"}"}, "requests_metric"),
+    ({"duration_metric": "x) or vector(1"}, "duration_metric"),
+], ids=["window-promql", "window-number", "window-empty", "window-zero", "window-trailing", "rate-5",
+        "rate-negative", "latency-negative", "timeout-0", "url-no-scheme", "label-name", "requests-metric",
+        "duration-metric"])
+def test_bad_input_fails_before_any_request(monkeypatch, params, message):
+    monkeypatch.setattr(canary_gate, "_fetcher", _never_fetch)
+    result = run_module(monkeypatch, canary_gate.main, params)
+    assert result["failed"] is True and message in result["msg"], result
+
+
+@pytest.mark.parametrize("window", ["2m", "90s", "1h30m", "500ms", "1d", "1w2d3h4m5s6ms"])
+def test_a_duration_is_accepted_as_window(monkeypatch, window):
+    answers = {}
+    for query in _canary.default_queries("orchestrator", "orchestrator", "bbb222", window).values():
+        answers[query] = vector("0.99") if query.startswith("(sum") else vector("100")
+    result = _run_module(monkeypatch, answers, canary_hash="bbb222", window=window)
+    assert result["failed"] is False and result["verdict"] == "pass", result
+
+
+def _http_error(code, body):
+    import io
+    from urllib.error import HTTPError
+
+    return HTTPError("http://prometheus.example:9090/api/v1/query", code, "status %d" % code, {}, io.BytesIO(body))
+
+
+def _fetch_with(monkeypatch, params, outcome):
+    """canary_gate's real fetcher, open_url replaced: returns what the module's fetch gives, and the
+    arguments open_url was called with."""
+    calls = []
+
+    def open_url(url, **kwargs):
+        calls.append(dict(kwargs, url=url))
+        if isinstance(outcome, Exception):
+            raise outcome
+        import io
+        return io.BytesIO(outcome)
+
+    monkeypatch.setattr(canary_gate, "open_url", open_url)
+    defaults = {"prometheus_url": "http://prometheus.example:9090", "prometheus_token": None,
+                "prometheus_timeout": 5, "prometheus_validate_certs": True}
+    defaults.update(params)
+    return canary_gate._fetcher(defaults), calls
+
+
+def test_an_http_error_that_is_not_prometheus_json_keeps_its_status(monkeypatch):
+    fetch, _calls = _fetch_with(monkeypatch, {}, _http_error(502, b"<html>Bad Gateway</html>"))
+    with pytest.raises(_canary.PrometheusError) as caught:
+        _canary.query_prometheus(fetch, "http://prometheus.example:9090", "up")
+    assert "HTTP 502" in str(caught.value) and "Bad Gateway" in str(caught.value)
+
+
+def test_a_rejected_query_keeps_its_status_and_prometheus_error(monkeypatch):
+    body = json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error"}).encode()
+    fetch, _calls = _fetch_with(monkeypatch, {}, _http_error(400, body))
+    with pytest.raises(_canary.PrometheusError, match=r"rejected the query 'up' \(HTTP 400\): bad_data parse error"):
+        _canary.query_prometheus(fetch, "http://prometheus.example:9090", "up")
+
+
+def test_a_success_answer_without_json_names_its_status():
+    with pytest.raises(_canary.PrometheusError, match=r"no JSON \(HTTP 200\)"):
+        _canary.query_prometheus(lambda url: (200, b"<html>login</html>"), "http://prometheus.example:9090", "up")
+
+
+def test_the_password_of_prometheus_url_is_never_shown_and_is_sent_as_basic_auth(monkeypatch):
+    from urllib.error import URLError
+
+    url = "http://admin:s3cr%40t-pw@prometheus.example:9090"
+    fetch, calls = _fetch_with(monkeypatch, {"prometheus_url": url}, URLError("connection refused"))
+    with pytest.raises(_canary.PrometheusError) as caught:
+        _canary.query_prometheus(fetch, url, "up")
+    assert "s3cr" not in str(caught.value) and "admin:" not in str(caught.value)
+    assert "http://prometheus.example:9090" in str(caught.value)
+    assert calls[0]["url"].startswith("http://prometheus.example:9090/api/v1/query?")
+    assert calls[0]["url_username"] == "admin" and calls[0]["url_password"] == "s3cr@t-pw"
+    assert calls[0]["force_basic_auth"] is True
+
+
+def test_the_module_hides_the_url_password_everywhere(monkeypatch):
+    from urllib.error import URLError
+
+    def open_url(url, **kwargs):
+        raise URLError("cannot reach %s with %s" % (url, kwargs.get("url_password")))
+
+    monkeypatch.setattr(canary_gate, "open_url", open_url)
+    result = run_module(monkeypatch, canary_gate.main, {"prometheus_url": "https://u:hunter2-pw@prom.example:9090/"})
+    assert result["failed"] is True and "Cannot query Prometheus at https://prom.example:9090/" in result["msg"]
+    assert "hunter2" not in repr(result)
+
+
+@pytest.mark.parametrize("doc", [
+    [1, 2],
+    {"status": "success", "data": []},
+    {"status": "success", "data": {"resultType": "vector", "result": {"a": 1}}},
+    {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}},
+    {"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "not a number"]}]}},
+    {"status": "success", "data": {"resultType": "vector", "result": [{"value": 3}]}},
+    {"status": "success", "data": {"resultType": "scalar", "result": None}},
+    "just a string",
+], ids=["list", "data-list", "result-dict", "no-value", "value-text", "value-int", "scalar-null", "string"])
+def test_json_of_an_unexpected_shape_is_a_clear_error(doc):
+    with pytest.raises(_canary.PrometheusError, match="unexpected shape"):
+        _canary.query_prometheus(lambda url: (200, json.dumps(doc).encode()), "http://prom:9090", "up")
+
+
+def test_json_of_an_unexpected_shape_fails_the_module_cleanly(monkeypatch):
+    queries = _canary.default_queries("orchestrator", "orchestrator", None, "2m")
+    answers = {q: {"status": "success", "data": {"resultType": "vector", "result": [{"value": None}]}}
+               for q in queries.values()}
+    result = _run_module(monkeypatch, answers)
+    assert result["failed"] is True and "unexpected shape" in result["msg"]
+    assert "TypeError" not in result["msg"]
