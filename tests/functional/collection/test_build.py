@@ -44,7 +44,7 @@ def test_build_and_offline_install(tmp_path):
     assert "MANIFEST.json" in names
     assert any(n.startswith("roles/") for n in names)
     assert any(n.startswith("playbooks/") for n in names)
-    for excluded in ("tests/", "molecule/", "scripts/", ".ci/", ".config/"):
+    for excluded in ("tests/", "molecule/", "scripts/", "build/", ".ci/", ".config/"):
         assert not any(n.startswith(excluded) for n in names), f"{excluded} is shipped in the tarball"
 
     # The dependencies are satisfied by the bundled collections of the `ansible` package: no Galaxy.

@@ -1,0 +1,3 @@
+module orchestrator.platform/build/images
+
+go 1.26.0
