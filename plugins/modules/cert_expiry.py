@@ -16,7 +16,10 @@ description:
   - Only C(CERTIFICATE) blocks are decoded; private keys in the same file (the kubelet's
     C(kubelet-client-current.pem) holds both) are never read into the result.
   - Files that do not exist are listed in RV(missing) and are not an error (C(super-admin.conf)
-    exists only on the first control plane).
+    exists only on the first control plane). When no certificate at all is found - every pattern
+    matches nothing, every file is missing - RV(status) is V(fail) with RV(msg) saying so: nothing
+    was checked, which is not V(ok). It is a status, not a failed task, so a report that gathers
+    other checks of the node in the same play still gets them.
   - Parses with the C(cryptography) library when the node has it, else with C(openssl x509),
     else with a small DER reader of the collection's own (Debian minimal images have neither).
 options:
@@ -38,7 +41,7 @@ options:
       - /etc/kubernetes/controller-manager.conf
       - /etc/kubernetes/scheduler.conf
   warn_days:
-    description: A certificate with fewer days left has status V(warn).
+    description: A certificate with fewer days left has status V(warn). Not below O(fail_days).
     type: int
     default: 30
   fail_days:
@@ -131,7 +134,7 @@ missing:
   type: list
   elements: str
 status:
-  description: The worst status of all certificates (V(ok) when none was found).
+  description: The worst status of all certificates; V(fail) when none was found.
   returned: always
   type: str
 soonest_days:
@@ -141,6 +144,10 @@ soonest_days:
 parser:
   description: The parser used.
   returned: always
+  type: str
+msg:
+  description: Why RV(status) is V(fail) although no certificate is listed.
+  returned: when no certificate was found
   type: str
 """
 
@@ -177,6 +184,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if params["fail_days"] > params["warn_days"]:
+        module.fail_json(msg="fail_days (%d) must not be above warn_days (%d): fail_days is the nearer horizon"
+                         % (params["fail_days"], params["warn_days"]))
     parser = params["parser"]
     openssl = None
     if parser in ("auto", "openssl"):
@@ -193,10 +203,16 @@ def main():
     found, missing = scan(params["paths"], params["kubeconfigs"], parse, now=time.time(),
                           warn_days=params["warn_days"], fail_days=params["fail_days"])
     rank = {"ok": 0, "warn": 1, "fail": 2}
-    status = max((c["status"] for c in found), key=lambda s: rank[s], default="ok")
+    extra = {}
+    if found:
+        status = max((c["status"] for c in found), key=lambda s: rank[s])
+    else:
+        status = "fail"
+        extra["msg"] = ("no certificate found: paths and kubeconfigs match no file (%d pattern(s), %d missing file(s))"
+                        % (len(params["paths"]) + len(params["kubeconfigs"]), len(missing)))
     days = [c["days_left"] for c in found if "days_left" in c]
     module.exit_json(changed=False, certificates=found, missing=missing, status=status,
-                     soonest_days=min(days) if days else None, parser=parser)
+                     soonest_days=min(days) if days else None, parser=parser, **extra)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,27 @@ def test_auto_falls_back_to_the_builtin_reader_on_a_bare_node(pki):
 
     assert shape(result["certificates"]) == shape(reference["certificates"])
     assert result["status"] == "fail" and result["missing"] == reference["missing"]
+
+
+def test_fail_days_above_warn_days_is_refused(pki):
+    """fail_days is the nearer horizon: 30/60 would call a certificate with 40 days 'fail' and never 'warn'."""
+    tree, tmp = pki
+    args = _args(tree, "builtin")
+    args.update(warn_days=30, fail_days=60)
+    result = run_module("cert_expiry", args, tmp)
+    assert result.get("failed") is True and "fail_days" in result["msg"] and "warn_days" in result["msg"], result
+    args.update(warn_days=30, fail_days=30)  # equal horizons: no warn band, but consistent
+    assert not run_module("cert_expiry", args, tmp).get("failed")
+
+
+def test_no_certificate_found_is_fail_not_ok(pki):
+    """Patterns that match nothing and files that do not exist: nothing was checked, which is not 'ok'."""
+    tree, tmp = pki
+    args = _args(tree, "builtin")
+    args.update(paths=[f"{tree.root}/nowhere/*.crt", f"{tree.root}/nowhere/one.crt"],
+                kubeconfigs=[f"{tree.root}/nowhere/*.conf"])
+    result = run_module("cert_expiry", args, tmp)
+    assert not result.get("failed"), result  # a status, so a report still gets the node's other checks
+    assert result["status"] == "fail" and result["certificates"] == []
+    assert "no certificate" in result["msg"]
+    assert result["missing"] == [f"{tree.root}/nowhere/one.crt"] and result["soonest_days"] is None
