@@ -2,8 +2,8 @@
 
 Field names and nesting follow the published API references: kubeadm Configuration (v1beta4),
 Kubelet Configuration (v1beta1), kube-proxy Configuration (v1alpha1), kube-scheduler
-Configuration (v1), kube-apiserver Audit (v1), EncryptionConfiguration and AdmissionConfiguration
-(apiserver.config.k8s.io/v1), PodSecurityConfiguration (v1) and EventRateLimit (v1alpha1).
+Configuration (v1), kube-apiserver Audit (v1), EncryptionConfiguration, AdmissionConfiguration and
+AuthenticationConfiguration (apiserver.config.k8s.io/v1), PodSecurityConfiguration (v1) and EventRateLimit (v1alpha1).
 Only the fields listed are accepted (an unknown or misspelt field, a v1beta3 map where v1beta4
 wants a list of name/value pairs, a wrong scalar type: each is an error). Where a type has more
 fields than the collection renders, the listed ones are the documented fields of that type.
@@ -268,6 +268,33 @@ ENCRYPTION: dict[str, Any] = {
     ),
 }
 
+PREFIXED_CLAIM = {"claim": STR, "prefix": STR, "expression": STR}
+AUTHENTICATION: dict[str, Any] = {
+    "apiVersion": STR,
+    "kind": STR,
+    "jwt": listof(
+        {
+            "issuer": {
+                "url": STR,
+                "discoveryURL": STR,
+                "certificateAuthority": STR,
+                "audiences": listof(STR),
+                "audienceMatchPolicy": STR,
+                "egressSelectorType": STR,
+            },
+            "claimValidationRules": listof({"claim": STR, "requiredValue": STR, "expression": STR, "message": STR}),
+            "claimMappings": {
+                "username": PREFIXED_CLAIM,
+                "groups": PREFIXED_CLAIM,
+                "uid": {"claim": STR, "expression": STR},
+                "extra": listof({"key": STR, "valueExpression": STR}),
+            },
+            "userValidationRules": listof({"expression": STR, "message": STR}),
+        }
+    ),
+    "anonymous": {"enabled": BOOL, "conditions": listof({"path": STR})},
+}
+
 ADMISSION: dict[str, Any] = {
     "apiVersion": STR,
     "kind": STR,
@@ -297,6 +324,7 @@ KINDS = {
     ("audit.k8s.io/v1", "Policy"): AUDIT_POLICY,
     ("apiserver.config.k8s.io/v1", "EncryptionConfiguration"): ENCRYPTION,
     ("apiserver.config.k8s.io/v1", "AdmissionConfiguration"): ADMISSION,
+    ("apiserver.config.k8s.io/v1", "AuthenticationConfiguration"): AUTHENTICATION,
     ("pod-security.admission.config.k8s.io/v1", "PodSecurityConfiguration"): POD_SECURITY,
     ("eventratelimit.admission.k8s.io/v1alpha1", "Configuration"): EVENT_RATE_LIMIT,
 }

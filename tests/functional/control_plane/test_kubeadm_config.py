@@ -237,13 +237,47 @@ def test_tls13_sets_no_cipher_suites_anywhere(lab):
     assert "tlsCipherSuites" not in kubelet
 
 
-def test_oidc_flags_only_when_an_issuer_is_set(lab):
-    with_issuer = args(by_kind(lab["base"], "cp-a")["ClusterConfiguration"]["apiServer"])
-    assert with_issuer["oidc-issuer-url"] == ISSUER
-    assert with_issuer["oidc-client-id"] == "kubernetes"
-    assert {"oidc-username-claim", "oidc-groups-claim"} <= set(with_issuer)
-    without = args(by_kind(lab["base"], "cp-b")["ClusterConfiguration"]["apiServer"])
-    assert not [k for k in without if k.startswith("oidc-")]
+def authentication(lab_base: Path, host: str) -> tuple[dict[str, str], dict]:
+    api = args(by_kind(lab_base, host)["ClusterConfiguration"]["apiServer"])
+    return api, docs(Path(api["authentication-config"]))[0]
+
+
+def test_oidc_is_a_jwt_authenticator_only_when_an_issuer_is_set(lab):
+    """--authentication-config and the --oidc-* flags are mutually exclusive (kube-apiserver
+    refuses to start with both), so OIDC lives in the authentication configuration."""
+    api, config = authentication(lab["base"], "cp-a")
+    assert not [k for k in api if k.startswith("oidc-")]
+    assert shape.validate(config) == []
+    (jwt,) = config["jwt"]
+    assert jwt["issuer"] == {"url": ISSUER, "audiences": ["kubernetes"]}
+    assert jwt["claimMappings"]["username"] == {"claim": "email", "prefix": "oidc:"}
+    assert jwt["claimMappings"]["groups"] == {"claim": "groups", "prefix": "oidc:"}
+    api_b, config_b = authentication(lab["base"], "cp-b")
+    assert not [k for k in api_b if k.startswith("oidc-")]
+    assert config_b["jwt"] == []
+
+
+def test_anonymous_requests_reach_only_health_and_join_discovery(lab):
+    """kubelet probes (/livez, /readyz), haproxy and keepalived (/healthz) and kubeadm join's
+    token discovery (the kube-public cluster-info ConfigMap) send no credentials."""
+    api, config = authentication(lab["base"], "cp-b")
+    assert "anonymous-auth" not in api  # forbidden together with the file's anonymous section
+    mounts = {v["mountPath"] for v in by_kind(lab["base"], "cp-b")["ClusterConfiguration"]["apiServer"]["extraVolumes"]}
+    assert str(Path(api["authentication-config"]).parent) in mounts
+    assert config["anonymous"]["enabled"] is True
+    assert sorted(c["path"] for c in config["anonymous"]["conditions"]) == [
+        "/api/v1/namespaces/kube-public/configmaps/cluster-info", "/healthz", "/livez", "/readyz",
+    ]
+    path = Path(api["authentication-config"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_api_server_verifies_kubelets_and_does_not_extend_token_lifetimes(lab):
+    api = args(by_kind(lab["base"], "cp-a")["ClusterConfiguration"]["apiServer"])
+    # Kubelet serving certificates come from the cluster CA (serverTLSBootstrap + approved CSRs).
+    assert api["kubelet-certificate-authority"] == "/etc/kubernetes/pki/ca.crt"
+    assert by_kind(lab["base"], "cp-a")["KubeletConfiguration"]["serverTLSBootstrap"] is True
+    assert api["service-account-extend-token-expiration"] == "false"
 
 
 def test_controller_manager_and_scheduler(lab):
