@@ -258,3 +258,55 @@ def test_without_the_canary_argo_cd_ignores_nothing(tmp_path):
     assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
     assert {o["metadata"]["namespace"] for o in objects} == {"gitops"}
     assert not validate_all(objects)
+
+
+# Keys the argo-rollouts chart reads, from its values.yaml at argoproj/argo-helm tag
+# argo-rollouts-2.41.0 (commit 8796aeaa82428f96c3a20293f75a1a805f99d32b), charts/argo-rollouts/.
+# Helm ignores any other key silently; the controller's security contexts are top-level
+# (templates/controller/deployment.yaml reads .Values.containerSecurityContext).
+ARGO_ROLLOUTS_CHART_KEYS = {
+    "": {
+        "apiVersionOverrides", "clusterInstall", "containerSecurityContext", "controller", "crdAnnotations",
+        "createClusterAggregateRoles", "dashboard", "extraObjects", "fullnameOverride", "global",
+        "imagePullSecrets", "installCRDs", "keepCRDs", "kubeVersionOverride", "nameOverride",
+        "namespaceOverride", "notifications", "podAnnotations", "podLabels", "podSecurityContext",
+        "providerRBAC", "serviceAccount", "serviceAnnotations",
+    },
+    "controller": {
+        "affinity", "albTagKeyResourceID", "awsTargetGroupBindingAPIVersion", "awsVerifyTargetGroup",
+        "component", "containerPorts", "createClusterRole", "createConfigmap", "deploymentAnnotations",
+        "deploymentLabels", "extraArgs", "extraContainers", "extraEnv", "image", "initContainers",
+        "lifecycle", "livenessProbe", "logging", "metricProviderPlugins", "metrics", "nodeSelector", "pdb",
+        "podAnnotations", "podLabels", "pprofAddress", "priorityClassName", "readinessProbe", "replicas",
+        "resources", "selfServiceNotification", "stepPlugins", "terminationGracePeriodSeconds",
+        "tolerations", "topologySpreadConstraints", "trafficRouterPlugins", "volumeMounts", "volumes",
+    },
+    "dashboard": {
+        "affinity", "component", "containerSecurityContext", "createClusterRole", "deploymentAnnotations",
+        "deploymentLabels", "enabled", "extraArgs", "extraEnv", "httproute", "image", "ingress", "logging",
+        "nodeSelector", "pdb", "podAnnotations", "podLabels", "podSecurityContext", "priorityClassName",
+        "readonly", "replicas", "resources", "rootPath", "service", "serviceAccount", "tolerations",
+        "topologySpreadConstraints", "volumeMounts", "volumes",
+    },
+    "controller.metrics": {"enabled", "service", "serviceMonitor"},
+    "controller.pdb": {"annotations", "enabled", "labels", "maxUnavailable", "minAvailable"},
+    "controller.image": {"pullPolicy", "registry", "repository", "tag"},
+    "dashboard.image": {"pullPolicy", "registry", "repository", "tag"},
+}
+
+
+@pytest.mark.parametrize("name", ["argocd", "direct"])
+def test_argo_rollouts_values_use_only_keys_the_chart_reads(render, name):
+    values = render[name].files["argo_rollouts/argo-rollouts-values.yml"]
+    for path, known in ARGO_ROLLOUTS_CHART_KEYS.items():
+        node = values
+        for part in filter(None, path.split(".")):
+            node = node.get(part, {})
+        unknown = set(node) - known
+        assert not unknown, f"argo-rollouts values {path or '(top)'}: keys the chart ignores: {sorted(unknown)}"
+    # The hardening lands where the chart's deployments read it.
+    for context in (values["containerSecurityContext"], values["dashboard"]["containerSecurityContext"]):
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert context["seccompProfile"]["type"] == "RuntimeDefault"
+    assert values["podSecurityContext"]["runAsNonRoot"] is True

@@ -20,11 +20,11 @@ from platform_render import ROOT, run_playbooks
 PINNED_CHARTS = {
     "monitoring/kube-prometheus-stack-release.yml": (
         "kube-prometheus-stack",
-        "91.1.0",
+        "88.5.3",
         "https://prometheus-community.github.io/helm-charts",
         "monitoring",
     ),
-    "logging/loki-release.yml": ("loki", "6.5.2", "https://grafana.github.io/helm-charts", "logging"),
+    "logging/loki-release.yml": ("loki", "6.55.0", "https://grafana.github.io/helm-charts", "logging"),
     "logging/alloy-release.yml": ("alloy", "1.11.1", "https://grafana.github.io/helm-charts", "observability-agents"),
     "tracing/jaeger-operator-release.yml": (
         "jaeger-operator",

@@ -152,3 +152,33 @@ def test_falco_forwards_to_the_siem_and_quarantines_with_the_network_policy_labe
     for p in allows:
         expressions = p["spec"]["podSelector"]["matchExpressions"]
         assert {"key": label, "operator": "DoesNotExist"} in expressions, p["metadata"]["name"]
+
+
+# Keys the falco-talon chart reads, from charts/falco-talon/values.yaml and templates/deployment.yaml
+# at falcosecurity/charts tag falco-talon-0.3.0 (commit 4f6e4312a93a60bb5122f7136e943a6abfd3f0a2),
+# the 0.3.* sub-chart falco 9.1.0 depends on. Its deployment takes only runAsUser and fsGroup of
+# podSecurityContext and has no container securityContext: anything else is silently ignored.
+FALCO_TALON_CHART_KEYS = {
+    "": {
+        "affinity", "config", "extraEnv", "grafana", "image", "imagePullSecrets", "ingress", "nameOverride",
+        "nodeSelector", "podAnnotations", "podSecurityContext", "podSecurityPolicy", "priorityClassName",
+        "rbac", "replicaCount", "resources", "service", "serviceMonitor", "tolerations",
+    },
+    "podSecurityContext": {"fsGroup", "runAsUser"},
+    "image": {"pullPolicy", "registry", "repository", "tag"},
+    "config": {
+        "aws", "deduplication", "defaultNotifiers", "listenAddress", "listenPort", "minio", "notifiers",
+        "otel", "printAllEvents", "rulesOverride", "watchRules",
+    },
+}
+
+
+def test_falco_talon_values_use_only_keys_the_chart_reads(rendered):
+    talon = rendered.values["falco/falco-values.yml"]["falco-talon"]
+    for path, known in FALCO_TALON_CHART_KEYS.items():
+        node = talon
+        for part in filter(None, path.split(".")):
+            node = node.get(part, {})
+        unknown = set(node) - known
+        assert not unknown, f"falco-talon values {path or '(top)'}: keys the chart ignores: {sorted(unknown)}"
+    assert talon["podSecurityContext"] == {"runAsUser": 1234, "fsGroup": 1234}

@@ -11,7 +11,7 @@ from k8s_schema import pinned_kubernetes_version, validate_all
 
 # The pins this collection ships, asserted here so that a version change is a visible decision.
 PINNED_CHARTS = {
-    "calico/calico-release.yml": ("tigera-operator", "v3.32.2", "https://docs.tigera.io/calico/charts"),
+    "calico/calico-release.yml": ("tigera-operator", "v3.32.1", "https://docs.tigera.io/calico/charts"),
     "gatekeeper/gatekeeper-release.yml": (
         "gatekeeper",
         "3.22.2",
@@ -23,7 +23,7 @@ PINNED_CHARTS = {
         "https://charts.external-secrets.io",
     ),
     "vault/vault-release.yml": ("vault", "0.34.1", "https://helm.releases.hashicorp.com"),
-    "trivy/trivy-operator-release.yml": ("trivy-operator", "0.35.0", "https://aquasecurity.github.io/helm-charts/"),
+    "trivy/trivy-operator-release.yml": ("trivy-operator", "0.34.0", "https://aquasecurity.github.io/helm-charts/"),
     "policy_controller/policy-controller-release.yml": (
         "policy-controller",
         "0.10.5",
@@ -104,6 +104,19 @@ def test_chart_is_pinned_to_a_released_version(rendered, release_file):
     assert SEMVER.match(release["version"])
     values = rendered.values[release_file.replace("-release.yml", "-values.yml")]
     assert isinstance(values, dict) and values
+
+
+def test_calico_crds_come_from_their_own_chart_of_the_same_release(rendered):
+    # Calico v3.32 moved its CRDs out of tigera-operator into crd.projectcalico.org.v1
+    # (charts/tigera-operator/README.md at projectcalico/calico tag v3.32.1).
+    operator = rendered.releases["calico/calico-release.yml"]
+    crds = rendered.releases["calico/calico-crds-release.yml"]
+    assert crds["chart"] == "crd.projectcalico.org.v1"
+    assert (crds["version"], crds["repo_url"], crds["namespace"]) == (
+        operator["version"],
+        operator["repo_url"],
+        operator["namespace"],
+    )
 
 
 def test_namespaces_carry_pod_security_labels_with_recorded_exemptions(rendered):
