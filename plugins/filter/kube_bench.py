@@ -21,6 +21,8 @@ REPORT_FORMAT = "orchestrator.platform/kube-bench-report"
 REPORT_FORMAT_VERSION = 1
 STATUSES = ("PASS", "FAIL", "WARN", "INFO")
 ROLES = ("control_plane", "worker")
+WAIVER_FIELDS = ("control", "reason", "decided_by")
+CHECK_ID = re.compile(r"^[0-9]+([.][0-9]+)*$")
 
 
 def _check_key(check_id):
@@ -74,15 +76,37 @@ def _controls_of(output, node):
 
 
 def _totals(checks):
+    """Counts per status; a waived check counts as waived only, whatever kube-bench reported."""
     totals = {status.lower(): 0 for status in STATUSES}
+    totals["waived"] = 0
     for check in checks:
-        totals[check["status"].lower()] += 1
+        totals["waived" if check["waived"] else check["status"].lower()] += 1
     totals["checks"] = len(checks)
     return totals
 
 
+def _waivers(waivers):
+    """The waivers by control, each {control, reason, decided_by} with every field non-empty."""
+    if not isinstance(waivers, list):
+        raise AnsibleFilterError("kube_bench_report: waivers must be a list of {control, reason, decided_by}")
+    by_control = {}
+    for waiver in waivers:
+        if not isinstance(waiver, dict) or any(not str(waiver.get(f) or "").strip() for f in WAIVER_FIELDS):
+            raise AnsibleFilterError(
+                "kube_bench_report: every waiver needs a control, a reason and decided_by, got %r" % (waiver,)
+            )
+        control = str(waiver["control"]).strip()
+        if not CHECK_ID.match(control):
+            raise AnsibleFilterError("kube_bench_report: waiver control %r is not a check number (1.1.12)" % control)
+        if control in by_control:
+            raise AnsibleFilterError("kube_bench_report: control %s is waived twice" % control)
+        by_control[control] = {f: str(waiver[f]).strip() for f in WAIVER_FIELDS}
+    return by_control
+
+
 def _score(totals):
-    """Percentage of passed checks among the checks that passed or failed (WARN/INFO are manual)."""
+    """Percentage of passed checks among the checks that passed or failed (WARN/INFO are manual,
+    waived checks are left out)."""
     decided = totals["pass"] + totals["fail"]
     if not decided:
         return None
@@ -109,13 +133,16 @@ def _group_by_check(checks):
     return [grouped[key] for key in sorted(grouped, key=_check_key)]
 
 
-def kube_bench_report(results, cluster="", generated_at="", benchmark=""):
+def kube_bench_report(results, cluster="", generated_at="", benchmark="", waivers=None):
     """Build the compliance report from the kube-bench results of every node.
 
     results: a list of {node, role (control_plane|worker), output (kube-bench JSON: text or parsed)}.
+    waivers: {control, reason, decided_by} of the checks deliberately not met: they stay in the
+    report, marked waived, and are left out of the score, the totals by status and failing.
     """
     if not isinstance(results, list) or not results:
         raise AnsibleFilterError("kube_bench_report needs a non-empty list of {node, role, output}")
+    waived = _waivers(waivers or [])
     checks = []
     nodes = []
     benchmarks = set()
@@ -155,6 +182,7 @@ def kube_bench_report(results, cluster="", generated_at="", benchmark=""):
                             "scored": bool(result.get("scored", False)),
                             "remediation": str(result.get("remediation", "")).strip(),
                             "reason": str(result.get("reason", "")).strip(),
+                            "waived": str(result.get("test_number", "")) in waived,
                         }
                     )
         node_checks.sort(key=lambda c: _check_key(c["id"]))
@@ -176,6 +204,16 @@ def kube_bench_report(results, cluster="", generated_at="", benchmark=""):
             "kube_bench_report: a node appears twice in the results: %s" % ", ".join(sorted(names))
         )
     totals = _totals(checks)
+    waiver_list = []
+    for control in sorted(waived, key=_check_key):
+        matched = [c for c in checks if c["id"] == control]
+        waiver_list.append(
+            dict(
+                waived[control],
+                nodes=sorted({c["node"] for c in matched}),
+                failing_nodes=sorted({c["node"] for c in matched if c["status"] == "FAIL"}),
+            )
+        )
     return {
         "format": REPORT_FORMAT,
         "format_version": REPORT_FORMAT_VERSION,
@@ -185,8 +223,9 @@ def kube_bench_report(results, cluster="", generated_at="", benchmark=""):
         "totals": totals,
         "score": _score(totals),
         "nodes": sorted(nodes, key=lambda n: (n["role"] != "control_plane", n["node"])),
-        "failing": _group_by_check([c for c in checks if c["status"] == "FAIL"]),
-        "warnings": _group_by_check([c for c in checks if c["status"] == "WARN"]),
+        "failing": _group_by_check([c for c in checks if c["status"] == "FAIL" and not c["waived"]]),
+        "warnings": _group_by_check([c for c in checks if c["status"] == "WARN" and not c["waived"]]),
+        "waivers": waiver_list,
         "checks": checks,
     }
 
@@ -205,7 +244,8 @@ def kube_bench_compare(current, previous):
     """What changed between two reports: new failures, fixed checks, score and totals deltas.
 
     Checks are matched by (node, check id). A check of a node absent from one report is counted
-    in added_nodes/removed_nodes, not as a change of status.
+    in added_nodes/removed_nodes, not as a change of status. A check waived in the current report
+    is neither a new failure nor fixed.
     """
     _validate_report(current, "the current report")
     _validate_report(previous, "the previous report")
@@ -222,6 +262,8 @@ def kube_bench_compare(current, previous):
                 continue
             old = before.get(key)
             new = after[key]
+            if new.get("waived"):
+                continue
             if new["status"] == to_status and (old is None or old["status"] in from_statuses):
                 out.append(
                     {
@@ -241,7 +283,7 @@ def kube_bench_compare(current, previous):
             if key[0] not in common or before[key]["status"] != "FAIL":
                 continue
             new = after.get(key)
-            if new is not None and new["status"] == "FAIL":
+            if new is not None and (new["status"] == "FAIL" or new.get("waived")):
                 continue
             out.append(
                 {

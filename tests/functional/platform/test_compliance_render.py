@@ -125,7 +125,7 @@ def test_report_is_written_with_score_and_failing_checks(report_run):
     assert latest["format"] == "orchestrator.platform/kube-bench-report" and latest["format_version"] == 1
     assert latest["cluster"] == "orchestrator" and latest["benchmark"] == "cis-1.12"
     # cp1 7/2/4/1, worker1 4/0/1/0, worker2 3/1/1/0
-    assert latest["totals"] == {"pass": 14, "fail": 3, "warn": 6, "info": 1, "checks": 24}
+    assert latest["totals"] == {"pass": 14, "fail": 3, "warn": 6, "info": 1, "waived": 0, "checks": 24}
     assert latest["score"] == 82.4
     assert [(f["id"], f["nodes"]) for f in latest["failing"]] == [
         ("1.2.16", ["cp1"]),
@@ -138,6 +138,63 @@ def test_report_is_written_with_score_and_failing_checks(report_run):
     ]
     assert latest["min_score"] == 50.0
     assert "score 82.4 % (threshold 50 %)" in run.stdout
+    # The collection's default waiver is listed even where its check is not in the results.
+    assert [(w["control"], w["nodes"]) for w in latest["waivers"]] == [("1.1.12", [])]
+    assert all(w["reason"] and w["decided_by"] for w in latest["waivers"])
+
+
+def test_the_defaults_demand_100_and_name_every_waiver_with_reason_and_decider():
+    defaults = yaml.safe_load((ROOT / "roles/compliance/defaults/main.yml").read_text())
+    assert defaults["compliance_min_score"] == 100
+    assert [w["control"] for w in defaults["compliance_waivers"]] == ["1.1.12"]
+    for waiver in defaults["compliance_waivers"]:
+        assert set(waiver) == {"control", "reason", "decided_by"}
+        assert len(waiver["reason"]) > 80 and waiver["decided_by"]
+        assert f"`{waiver['control']}`" in DOC.read_text()  # documented in docs/compliance.md
+
+
+def waivers_arg(*controls):
+    return json.dumps({"compliance_waivers": [
+        {"control": c, "reason": f"test waiver of {c}", "decided_by": "the test"} for c in controls
+    ]})
+
+
+def test_a_failing_check_not_waived_fails_the_run_at_the_default_100(tmp_path):
+    run = run_report(tmp_path)
+    assert run.returncode != 0
+    assert "score 82.4 % is below compliance_min_score (100 %)" in run.stdout
+    assert "0 waived" in run.stdout
+
+
+def test_a_waiver_leaves_its_check_out_of_the_score(tmp_path):
+    run = run_report(tmp_path, "-e", waivers_arg("5.1.6"), "-e", "compliance_min_score=50")
+    assert run.returncode == 0, run.stdout[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["score"] == round(100 * 14 / 16, 1) == 87.5
+    assert report["totals"]["waived"] == 1 and report["totals"]["fail"] == 2
+    assert [f["id"] for f in report["failing"]] == ["1.2.16", "4.2.6"]
+    assert report["waivers"] == [{"control": "5.1.6", "reason": "test waiver of 5.1.6", "decided_by": "the test",
+                                  "nodes": ["cp1"], "failing_nodes": ["cp1"]}]
+    assert "1 waived (5.1.6)" in run.stdout
+
+
+def test_every_failure_waived_passes_at_100(tmp_path):
+    run = run_report(tmp_path, "-e", waivers_arg("1.2.16", "4.2.6", "5.1.6"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["score"] == 100.0 and report["failing"] == [] and report["min_score"] == 100.0
+
+
+@pytest.mark.parametrize("waiver", [
+    {"control": "5.1.6", "reason": "no one decided"},
+    {"control": "5.1.6", "decided_by": "the test"},
+    {"control": "five", "reason": "x", "decided_by": "the test"},
+])
+def test_a_waiver_without_control_reason_or_decider_is_refused(tmp_path, waiver):
+    run = run_report(tmp_path, "-e", json.dumps({"compliance_waivers": [waiver]}), "-e", "compliance_min_score=0")
+    assert run.returncode != 0
+    assert "waiver" in run.stdout
+    assert not (tmp_path / "latest.json").exists()
 
 
 def test_the_play_fails_below_the_threshold_and_names_the_fixes(tmp_path):
@@ -161,5 +218,6 @@ def test_every_report_field_is_documented(report_run):
     fields |= {f"failing[].{k}" for k in report["failing"][0]}
     fields |= {f"checks[].{k}" for k in report["checks"][0]}
     fields |= {f"skipped_checks[].{k}" for k in report["skipped_checks"][0]}
+    fields |= {f"waivers[].{k}" for k in report["waivers"][0]}
     assert fields <= documented, f"undocumented report fields: {sorted(fields - documented)}"
     assert documented - fields <= {"warnings[].*"}, f"documented but absent: {sorted(documented - fields)}"

@@ -42,10 +42,10 @@ def test_report_counts_every_check_per_node_and_scores_pass_over_decided():
         "cis-1.12",
     )
     # control plane 7 pass 2 fail 4 warn 1 info; worker 4 pass 0 fail 1 warn
-    assert report["totals"] == {"pass": 11, "fail": 2, "warn": 5, "info": 1, "checks": 19}
+    assert report["totals"] == {"pass": 11, "fail": 2, "warn": 5, "info": 1, "waived": 0, "checks": 19}
     assert report["score"] == round(100 * 11 / 13, 1) == 84.6
     nodes = {n["node"]: n for n in report["nodes"]}
-    assert nodes["cp1"]["totals"] == {"pass": 7, "fail": 2, "warn": 4, "info": 1, "checks": 14}
+    assert nodes["cp1"]["totals"] == {"pass": 7, "fail": 2, "warn": 4, "info": 1, "waived": 0, "checks": 14}
     assert nodes["cp1"]["score"] == 77.8
     assert nodes["w1"]["score"] == 100.0
     assert [n["node"] for n in report["nodes"]] == ["cp1", "w1"]  # control planes first
@@ -111,6 +111,7 @@ def test_every_check_keeps_its_status_section_and_reason():
             " to disable it."
         ),
         "reason": "default service account in namespace default automounts its token",
+        "waived": False,
     }
 
 
@@ -213,3 +214,56 @@ def test_compare_refuses_other_documents_and_versions():
     newer["format_version"] = 2
     with pytest.raises(AnsibleFilterError, match="format_version 2"):
         kube_bench_compare(newer, report)
+
+
+WAIVER = {"control": "5.1.6", "reason": "the default ServiceAccount is used by a legacy job", "decided_by": "security"}
+
+
+def test_a_waived_failure_leaves_the_score_and_failing_and_is_listed_with_its_reason():
+    plain = kube_bench_report(results())
+    waived = kube_bench_report(results(), waivers=[WAIVER])
+    # cp1: 7 pass, 2 fail (1.2.16, 5.1.6); with 5.1.6 waived 7 pass, 1 fail.
+    assert plain["score"] == round(100 * 11 / 13, 1)
+    assert waived["score"] == round(100 * 11 / 12, 1)
+    assert waived["totals"] == {"pass": 11, "fail": 1, "warn": 5, "info": 1, "waived": 1, "checks": 19}
+    assert {n["node"]: n["score"] for n in waived["nodes"]}["cp1"] == round(100 * 7 / 8, 1)
+    assert [f["id"] for f in waived["failing"]] == ["1.2.16"]
+    assert waived["waivers"] == [dict(WAIVER, nodes=["cp1"], failing_nodes=["cp1"])]
+    check = next(c for c in waived["checks"] if c["id"] == "5.1.6")
+    assert check["waived"] is True and check["status"] == "FAIL"  # kube-bench's result is kept
+    assert plain["waivers"] == []
+
+
+def test_a_waiver_of_a_check_that_never_ran_is_still_listed():
+    report = kube_bench_report(results(), waivers=[dict(WAIVER, control="1.1.12")])
+    assert report["waivers"] == [dict(WAIVER, control="1.1.12", nodes=[], failing_nodes=[])]
+    assert report["score"] == kube_bench_report(results())["score"]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"control": "5.1.6", "reason": "x"}, "needs a control, a reason and decided_by"),
+        ({"control": "5.1.6", "reason": " ", "decided_by": "security"}, "needs a control, a reason and decided_by"),
+        ({"control": "5.1.x", "reason": "x", "decided_by": "security"}, "not a check number"),
+        ("5.1.6", "needs a control"),
+    ],
+)
+def test_incomplete_waivers_are_refused(bad, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        kube_bench_report(results(), waivers=[bad])
+
+
+def test_a_control_waived_twice_is_refused():
+    with pytest.raises(AnsibleFilterError, match="waived twice"):
+        kube_bench_report(results(), waivers=[WAIVER, dict(WAIVER, reason="again")])
+
+
+def test_compare_does_not_count_a_waived_check_as_new_failure_or_fixed():
+    last_week = kube_bench_report(results("worker.json"))
+    this_week = kube_bench_report(results("worker-failing.json"), waivers=[dict(WAIVER, control="4.2.6")])
+    changes = kube_bench_compare(this_week, last_week)
+    assert changes["new_failures"] == []
+    failing_before = kube_bench_report(results("worker-failing.json"))
+    waived_now = kube_bench_report(results("worker-failing.json"), waivers=[dict(WAIVER, control="4.2.6")])
+    assert kube_bench_compare(waived_now, failing_before)["fixed"] == []
