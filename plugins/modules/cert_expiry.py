@@ -17,7 +17,7 @@ description:
     C(kubelet-client-current.pem) holds both) are never read into the result.
   - Files that do not exist are listed in RV(missing) and are not an error (C(super-admin.conf)
     exists only on the first control plane). When no certificate at all is found - every pattern
-    matches nothing, every file is missing - RV(status) is V(fail) with RV(msg) saying so: nothing
+    matches nothing, every file is missing - RV(status) is V(fail) with RV(msg) saying so - nothing
     was checked, which is not V(ok). It is a status, not a failed task, so a report that gathers
     other checks of the node in the same play still gets them.
   - Parses with the C(cryptography) library when the node has it, else with C(openssl x509),

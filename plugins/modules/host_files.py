@@ -47,8 +47,8 @@ options:
       mode:
         description:
           - Octal mode, read as the C(ansible.builtin.file) module reads it - a string is octal
-            (V("0644"), V("644"), V("0o644")); an integer is the mode itself, which is what an unquoted
-            C(mode: 0644) is in YAML (the integer 420).
+            (V("0644"), V("644"), V("0o644")); an integer is the mode itself - an unquoted C(0644) in
+            YAML is the integer 420, mode 0644.
           - Symbolic modes (C(u=rw)) are not supported.
           - Unset keeps the mode of an existing file (new files get 0644 less the umask).
         type: raw
