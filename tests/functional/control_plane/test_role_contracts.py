@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-ROLES = ["kubeadm_config", "control_plane", "worker_join", "etcd_backup"]
+ROLES = ["kubeadm_config", "control_plane", "worker_join", "etcd_backup", "kubelet_serving_certs"]
 SECRET_MARKERS = ("token create", "certificate-key", "kubeadm join", "kubeadm init", "__kubeadm_config_key",
                   "admin_kubeconfig", "__control_plane_join", "__worker_join_params", "etcd-backup.env")
 NON_TASK_KEYS = {"name", "tags", "when", "loop", "loop_control", "register", "no_log", "run_once", "delegate_to",
