@@ -6,7 +6,7 @@ set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$ORCH_ROOT" || exit 1
 
-ALL_GATES=(lint sanity units syntax pytest molecule)
+ALL_GATES=(lint sanity units core_min syntax pytest molecule)
 gates=("$@")
 [ "${#gates[@]}" -eq 0 ] && gates=("${ALL_GATES[@]}")
 
@@ -49,6 +49,25 @@ gate_units() {
     return 0
   fi
   (cd "$tree" && ansible-test units --python 3.11 --venv --requirements --color no)
+}
+
+# The lowest ansible-core meta/runtime.yml admits (requirements-core-min.txt, installed by
+# scripts/setup.sh): its ansible-test runs the unit tests and the sanity tests that depend on the
+# core version (compile, import, validate-modules, runtime-metadata, ansible-doc, yamllint) on the
+# same tree. The other sanity tests (pylint, pep8, shebang, ...) read only our text: the sanity gate
+# runs them on the highest version. ORCH_CORE_MIN_SANITY="" runs every sanity test.
+ORCH_VENV_CORE_MIN="${ORCH_VENV_CORE_MIN:-$ORCH_CACHE/venv-core-min}"
+gate_core_min() {
+  local tree at="$ORCH_VENV_CORE_MIN/bin/ansible-test" tests=()
+  [ -x "$at" ] || { echo "core_min: no $ORCH_VENV_CORE_MIN (run scripts/setup.sh)"; return 1; }
+  tree=$(_ansible_test_tree) || return 1
+  local test
+  for test in ${ORCH_CORE_MIN_SANITY-compile import validate-modules runtime-metadata ansible-doc yamllint}; do
+    tests+=(--test "$test")
+  done
+  (cd "$tree" && echo "core_min: $("$at" --version)" &&
+    "$at" sanity --python 3.11 --venv --requirements --color no "${tests[@]}" &&
+    "$at" units --python 3.11 --venv --requirements --color no)
 }
 
 gate_syntax() {
