@@ -110,7 +110,9 @@ def lab(tmp_path_factory):
         ["cp-a", "cp-b"],
         {"cp-a": {"kubeadm_config_oidc_issuer_url": ISSUER, "kubeadm_config_oidc_client_id": "kubernetes"},
          # The second control plane renders the TLS 1.3-only variant (same role run).
-         "cp-b": {"kubeadm_config_tls_min_version": "VersionTLS13", "cluster_kubelet_fail_cgroup_v1": False}},
+         "cp-b": {"kubeadm_config_tls_min_version": "VersionTLS13", "cluster_kubelet_fail_cgroup_v1": False,
+                  "kubeadm_config_kubelet_protect_kernel_defaults": False,
+                  "kubeadm_config_kube_proxy_conntrack": {"maxPerCore": 0, "min": 0}}},
     )
     first = run(base)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -440,3 +442,17 @@ def test_kubelet_refuses_cgroup_v1_unless_the_inventory_allows_it(lab):
     assert CLUSTER_DEFAULTS["cluster_kubelet_fail_cgroup_v1"] is True
     assert by_kind(lab["base"], "cp-a")["KubeletConfiguration"]["failCgroupV1"] is True
     assert by_kind(lab["base"], "cp-b")["KubeletConfiguration"]["failCgroupV1"] is False
+
+
+def test_rig_switches_for_nodes_that_share_the_kernel(lab):
+    # Defaults (cp-a): protectKernelDefaults on, kube-proxy's own conntrack sizing. cp-b renders the
+    # test rig's values: the kernel settings are host-global there and cannot be applied.
+    kubelet_a = by_kind(lab["base"], "cp-a")["KubeletConfiguration"]
+    proxy_a = by_kind(lab["base"], "cp-a")["KubeProxyConfiguration"]
+    assert kubelet_a["protectKernelDefaults"] is True
+    assert "conntrack" not in proxy_a
+    kubelet_b = by_kind(lab["base"], "cp-b")["KubeletConfiguration"]
+    proxy_b = by_kind(lab["base"], "cp-b")["KubeProxyConfiguration"]
+    assert kubelet_b["protectKernelDefaults"] is False
+    assert proxy_b["conntrack"] == {"maxPerCore": 0, "min": 0}
+    assert shape.validate(proxy_b) == []
