@@ -100,8 +100,9 @@ def test_fresh_credentials_for_each_join_made_on_members_and_nothing_else():
         if verb(entry) == "token create":
             assert flag(entry, "--ttl") == "10m0s"
         if verb(entry) == "init phase upload-certs":
-            # the key itself never reaches the log or the command line record
-            assert flag(entry, "--certificate-key") == "<redacted>"
+            # the key is never on the command line (ps): it is in a 0600 InitConfiguration file
+            assert flag(entry, "--certificate-key") is None
+            assert entry["config"]["has_certificate_key"] and entry["config"]["mode"] == "0o600"
 
 
 def test_control_planes_joined_with_the_certificate_key_in_order(host):
