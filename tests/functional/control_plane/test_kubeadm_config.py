@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -148,6 +149,29 @@ def test_kubeadm_config_holds_the_four_documents_in_v1beta4_shape(lab):
     cluster = by_kind(lab["base"], "cp-a")["ClusterConfiguration"]
     assert cluster["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert cluster["encryptionAlgorithm"] in shape.ENCRYPTION_ALGORITHMS
+
+
+KUBEADM = os.environ.get("ORCH_KUBEADM", "")
+
+
+def test_every_yaml_document_has_a_kind_as_kubeadm_splits_them(lab):
+    """kubeadm (SplitConfigDocuments) reads every document between --- separators, comment-only
+    ones included, and refuses one without apiVersion and kind: a header comment before the first
+    --- made `kubeadm init --config` fail."""
+    for host in ("cp-a", "cp-b"):
+        text = (lab["base"] / host / "kubeadm-config.yaml").read_text()
+        chunks = [c for c in re.split(r"^---[ \t]*$", text, flags=re.MULTILINE)]
+        for chunk in chunks:
+            doc = yaml.safe_load(chunk) if chunk.strip() else None
+            assert isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"), (host, chunk[:200])
+
+
+@pytest.mark.skipif(not KUBEADM, reason="set ORCH_KUBEADM to a kubeadm binary (e.g. the lead's /tmp/k8sbin/kubeadm)")
+def test_the_real_kubeadm_accepts_both_tls_variants(lab):
+    for host in ("cp-a", "cp-b"):  # cp-b renders VersionTLS13
+        result = subprocess.run([KUBEADM, "config", "validate", "--config", str(lab["base"] / host / "kubeadm-config.yaml")],
+                                capture_output=True, text=True, check=False, timeout=120)
+        assert result.returncode == 0, (host, result.stdout + result.stderr)
 
 
 def test_the_shape_check_rejects_v1beta3_maps_and_unknown_fields(lab):
