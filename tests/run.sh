@@ -65,9 +65,13 @@ gate_core_min() {
   for test in ${ORCH_CORE_MIN_SANITY-compile import validate-modules runtime-metadata ansible-doc yamllint}; do
     tests+=(--test "$test")
   done
-  (cd "$tree" && echo "core_min: $("$at" --version)" &&
-    "$at" sanity --python 3.11 --venv --requirements --color no "${tests[@]}" &&
-    "$at" units --python 3.11 --venv --requirements --color no)
+  # Both run: a sanity failure does not hide the unit tests' result.
+  (cd "$tree" || exit 1
+    echo "core_min: $("$at" --version)"
+    rc=0
+    "$at" sanity --python 3.11 --venv --requirements --color no "${tests[@]}" || rc=1
+    "$at" units --python 3.11 --venv --requirements --color no || rc=1
+    exit $rc)
 }
 
 gate_syntax() {
