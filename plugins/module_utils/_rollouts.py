@@ -444,7 +444,7 @@ def plan_simple(action, rollout, now=None, restart_in=0):
 
 
 def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # datetime.UTC needs Python 3.11
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # noqa: UP017 - datetime.UTC needs Python 3.11
 
 
 def merge_patch(target, patch):

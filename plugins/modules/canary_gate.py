@@ -213,9 +213,9 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 from ansible_collections.orchestrator.platform.plugins.module_utils._canary import (
     DEFAULT_PROMETHEUS_URL,
     FAILED,
-    SUCCEEDED,
     LABEL_NAME,
     METRIC_NAME,
+    SUCCEEDED,
     PrometheusError,
     default_queries,
     is_duration,
@@ -261,24 +261,22 @@ def _fetcher(params):
 def check_params(params):
     """The message of the first option out of its range, or None; checked before any request."""
     url = urlsplit(params["prometheus_url"] or "")
-    if url.scheme not in ("http", "https") or not url.hostname:
-        return "prometheus_url must be an http:// or https:// URL with a host"
-    if not is_duration(params["window"]):
-        return "window must be a Prometheus duration longer than zero such as 2m, 90s or 1h30m, not %r" % params["window"]
-    if not 0 <= params["min_success_rate"] <= 1:
-        return "min_success_rate must be from 0 to 1, not %s" % params["min_success_rate"]
-    for key in ("max_latency_p95_ms", "max_latency_p99_ms"):
-        if params[key] < 0:
-            return "%s must not be negative, not %s" % (key, params[key])
-    if params["prometheus_timeout"] < 1:
-        return "prometheus_timeout must be at least 1 second"
-    for key in ("requests_metric", "duration_metric"):
-        if not METRIC_NAME.match(params[key] or ""):
-            return "%s must be a metric name, not %r" % (key, params[key])
-    bad = sorted(str(k) for k in params["labels"] if not LABEL_NAME.match(str(k)))
-    if bad:
-        return "labels: not a label name: %s" % ", ".join(bad)
-    return None
+    bad_labels = sorted(str(k) for k in params["labels"] if not LABEL_NAME.match(str(k)))
+    checks = [
+        (url.scheme in ("http", "https") and url.hostname,
+         "prometheus_url must be an http:// or https:// URL with a host"),
+        (is_duration(params["window"]),
+         "window must be a Prometheus duration longer than zero such as 2m, 90s or 1h30m, not %r" % params["window"]),
+        (0 <= params["min_success_rate"] <= 1,
+         "min_success_rate must be from 0 to 1, not %s" % params["min_success_rate"]),
+        (params["max_latency_p95_ms"] >= 0, "max_latency_p95_ms must not be negative"),
+        (params["max_latency_p99_ms"] >= 0, "max_latency_p99_ms must not be negative"),
+        (params["prometheus_timeout"] >= 1, "prometheus_timeout must be at least 1 second"),
+        (METRIC_NAME.match(params["requests_metric"] or ""), "requests_metric must be a metric name"),
+        (METRIC_NAME.match(params["duration_metric"] or ""), "duration_metric must be a metric name"),
+        (not bad_labels, "labels: not a label name: %s" % ", ".join(bad_labels)),
+    ]
+    return next((message for ok, message in checks if not ok), None)
 
 
 def _rollout_api(module):

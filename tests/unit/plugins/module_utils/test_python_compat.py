@@ -15,4 +15,4 @@ def test_utc_now_without_datetime_utc(monkeypatch):
         monkeypatch.delattr(datetime, "UTC")
     now = _rollouts.utc_now()
     assert now.utcoffset() == datetime.timedelta(0) and now.microsecond == 0
-    assert abs((now - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 5
+    assert abs((now - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 5  # noqa: UP017

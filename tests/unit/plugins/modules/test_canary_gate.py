@@ -5,7 +5,9 @@
 The real-Prometheus tests are in tests/functional/canary/test_canary_gate_prometheus.py.
 """
 
+import io
 import json
+from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -221,9 +223,6 @@ def test_a_duration_is_accepted_as_window(monkeypatch, window):
 
 
 def _http_error(code, body):
-    import io
-    from urllib.error import HTTPError
-
     return HTTPError("http://prometheus.example:9090/api/v1/query", code, "status %d" % code, {}, io.BytesIO(body))
 
 
@@ -236,7 +235,6 @@ def _fetch_with(monkeypatch, params, outcome):
         calls.append(dict(kwargs, url=url))
         if isinstance(outcome, Exception):
             raise outcome
-        import io
         return io.BytesIO(outcome)
 
     monkeypatch.setattr(canary_gate, "open_url", open_url)
@@ -266,8 +264,6 @@ def test_a_success_answer_without_json_names_its_status():
 
 
 def test_the_password_of_prometheus_url_is_never_shown_and_is_sent_as_basic_auth(monkeypatch):
-    from urllib.error import URLError
-
     url = "http://admin:s3cr%40t-pw@prometheus.example:9090"
     fetch, calls = _fetch_with(monkeypatch, {"prometheus_url": url}, URLError("connection refused"))
     with pytest.raises(_canary.PrometheusError) as caught:
@@ -275,13 +271,11 @@ def test_the_password_of_prometheus_url_is_never_shown_and_is_sent_as_basic_auth
     assert "s3cr" not in str(caught.value) and "admin:" not in str(caught.value)
     assert "http://prometheus.example:9090" in str(caught.value)
     assert calls[0]["url"].startswith("http://prometheus.example:9090/api/v1/query?")
-    assert calls[0]["url_username"] == "admin" and calls[0]["url_password"] == "s3cr@t-pw"
+    assert calls[0]["url_username"] == "admin" and calls[0]["url_password"] == "s3cr@t-pw"  # noqa: S105
     assert calls[0]["force_basic_auth"] is True
 
 
 def test_the_module_hides_the_url_password_everywhere(monkeypatch):
-    from urllib.error import URLError
-
     def open_url(url, **kwargs):
         raise URLError("cannot reach %s with %s" % (url, kwargs.get("url_password")))
 

@@ -5,6 +5,7 @@ import os
 import stat
 
 import pytest
+import yaml
 from ansible_collections.orchestrator.platform.plugins.modules import host_files
 from ansible_collections.orchestrator.platform.tests.unit.plugins.modules.module_runner import run_module
 
@@ -198,8 +199,6 @@ def _yaml_mode(text):
     """What a playbook's YAML gives the module: YAML 1.1 makes an unquoted 0644 the octal int 420.
     PyYAML here (module tests may import only module_utils of ansible); tests/unit/test_yaml_modes.py
     shows that ansible's own loader gives the same values."""
-    import yaml
-
     return yaml.safe_load(text)["mode"]
 
 
@@ -217,7 +216,8 @@ def test_a_mode_is_read_as_the_file_module_reads_it(monkeypatch, tmp_path, text,
     assert _run(monkeypatch, [{"dest": str(tmp_path / "d" / "f"), "content": "x\n", "mode": mode}])["changed"] is False
 
 
-@pytest.mark.parametrize("mode", [0o10000, -1, True, "0999", "12345"], ids=["int-too-big", "negative", "bool", "digit-9", "five-digits"])
+@pytest.mark.parametrize("mode", [0o10000, -1, True, "0999", "12345"],
+                         ids=["int-too-big", "negative", "bool", "digit-9", "five-digits"])
 def test_a_bad_mode_is_refused(monkeypatch, tmp_path, mode):
     result = _run(monkeypatch, [{"dest": str(tmp_path / "f"), "content": "x\n", "mode": mode}])
     assert result["failed"] is True and "mode of" in result["msg"], result
@@ -225,7 +225,7 @@ def test_a_bad_mode_is_refused(monkeypatch, tmp_path, mode):
 
 
 def test_a_failed_validation_reports_no_output_of_the_validator(monkeypatch, tmp_path):
-    secret = "password=TOPSECRET-0600"
+    secret = "password=TOPSECRET-0600"  # noqa: S105 - a test value
     validate = "/bin/sh -c 'cat \"$0\"; cat \"$0\" >&2; exit 3' %s"
     result = _run(monkeypatch, [{"dest": str(tmp_path / "s"), "content": secret + "\n", "mode": "0600",
                                  "validate": validate}])
@@ -237,7 +237,7 @@ def test_a_failed_validation_reports_no_output_of_the_validator(monkeypatch, tmp
 
 def test_nothing_is_created_or_changed_when_a_later_file_fails_validation(monkeypatch, tmp_path):
     (tmp_path / "existing").mkdir(mode=0o755)
-    os.chmod(str(tmp_path / "existing"), 0o755)
+    os.chmod(str(tmp_path / "existing"), 0o755)  # noqa: S103 - the mode the test expects to be kept
     files = [
         {"dest": str(tmp_path / "new" / "sub"), "state": "directory", "mode": "0700"},
         {"dest": str(tmp_path / "existing"), "state": "directory", "mode": "0700"},
