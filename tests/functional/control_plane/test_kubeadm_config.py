@@ -468,9 +468,10 @@ def test_kubelet_refuses_cgroup_v1_unless_the_inventory_allows_it(lab):
     assert by_kind(lab["base"], "cp-b")["KubeletConfiguration"]["failCgroupV1"] is False
 
 
-def test_rig_switches_for_nodes_that_share_the_kernel(lab):
-    # Defaults (cp-a): protectKernelDefaults on, kube-proxy's own conntrack sizing. cp-b renders the
-    # test rig's values: the kernel settings are host-global there and cannot be applied.
+def test_kubelet_kernel_defaults_and_kube_proxy_conntrack_switches(lab):
+    # Defaults (cp-a): protectKernelDefaults on, kube-proxy's own conntrack sizing. cp-b renders both
+    # switches (conntrack maxPerCore 0 is what nodes sharing a kernel need; protectKernelDefaults
+    # off is only the switch: the kubelet then writes host-global kernel settings itself).
     kubelet_a = by_kind(lab["base"], "cp-a")["KubeletConfiguration"]
     proxy_a = by_kind(lab["base"], "cp-a")["KubeProxyConfiguration"]
     assert kubelet_a["protectKernelDefaults"] is True
