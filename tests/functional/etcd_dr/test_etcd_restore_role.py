@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from prerequisites import missing
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "etcd_restore"
@@ -76,7 +77,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def snapshots(tmp_path_factory):
     if not Path(ETCD).exists() or not shutil.which("etcdctl"):
-        pytest.skip("scripts/setup.sh installs Debian's etcd")
+        missing("scripts/setup.sh installs Debian's etcd")
     work = tmp_path_factory.mktemp("etcd")
     client, peer = free_port(), free_port()
     url = f"http://127.0.0.1:{client}"

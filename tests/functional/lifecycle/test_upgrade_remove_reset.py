@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lifecycle_standins import StandinNodesAPI
+from prerequisites import missing
 
 pytestmark = pytest.mark.nodes
 
@@ -143,7 +144,7 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig():
     if not shutil.which("podman") or not os.environ.get("ORCH_NODE_IMAGE"):
-        pytest.skip("needs podman and the node image (scripts/setup.sh, scripts/env.sh)")
+        missing("needs podman and the node image (scripts/setup.sh, scripts/env.sh)")
     root = Path(tempfile.mkdtemp(prefix="orch-lc-", dir="/tmp"))
     rig = None
     try:
