@@ -26,11 +26,11 @@ PINNED = {
     "argo-rollouts": ("argo_rollouts", "argo_rollouts_chart_version"),
     "trivy-operator": ("image_security", "image_security_trivy_version"),
     "falco": ("falco", "falco_version"),
-    "jaeger-operator": ("tracing", "tracing_version"),
+    "jaeger": ("tracing", "tracing_version"),
 }
 # docs/*.md files whose tables or prose name a pinned version of these charts.
 DOC_MENTIONS = {
-    "docs/observability.md": ("kube-prometheus-stack", "loki", "jaeger-operator"),
+    "docs/observability.md": ("kube-prometheus-stack", "loki", "jaeger"),
     "docs/security.md": ("tigera-operator", "trivy-operator", "falco"),
     "docs/workloads.md": ("argo-cd", "argo-rollouts"),
 }

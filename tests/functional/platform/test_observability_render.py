@@ -26,9 +26,9 @@ PINNED_CHARTS = {
     ),
     "logging/loki-release.yml": ("loki", "6.55.0", "https://grafana.github.io/helm-charts", "logging"),
     "logging/alloy-release.yml": ("alloy", "1.11.1", "https://grafana.github.io/helm-charts", "observability-agents"),
-    "tracing/jaeger-operator-release.yml": (
-        "jaeger-operator",
-        "2.57.0",
+    "tracing/jaeger-release.yml": (
+        "jaeger",
+        "4.11.1",
         "https://jaegertracing.github.io/helm-charts",
         "tracing",
     ),
@@ -89,7 +89,7 @@ def test_every_rendered_object_validates_strictly(obs_render, scenario):
         ("monitoring.coreos.com/v1", "PrometheusRule"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"),
-        ("jaegertracing.io/v1", "Jaeger"),
+        ("v1", "Service"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("batch/v1", "Job"),
         ("v1", "ConfigMap"),
@@ -308,14 +308,11 @@ def test_host_agents_run_in_the_exempt_namespace_and_the_rest_stays_restricted(o
     namespaces = {name: meta["labels"] for name, meta in objects.items()}
     enforce = {name: labels["pod-security.kubernetes.io/enforce"] for name, labels in namespaces.items()}
     assert enforce["observability-agents"] == "privileged"
-    for name in ("monitoring", "logging"):
+    # Jaeger v2's chart sets pod and container security contexts: tracing is restricted too, with
+    # no exemption recorded.
+    for name in ("monitoring", "logging", "tracing"):
         assert enforce[name] == "restricted", name
-    # The Jaeger pods have no container securityContext: tracing enforces baseline, with the reason
-    # recorded, and still audits and warns at restricted.
-    assert enforce["tracing"] == "baseline"
-    assert namespaces["tracing"]["pod-security.kubernetes.io/audit"] == "restricted"
-    assert namespaces["tracing"]["pod-security.kubernetes.io/warn"] == "restricted"
-    assert "securityContext" in objects["tracing"]["annotations"]["orchestrator.platform/pod-security-exemption"]
+    assert "orchestrator.platform/pod-security-exemption" not in (objects["tracing"].get("annotations") or {})
     assert kps(obs)["prometheus-node-exporter"]["namespaceOverride"] == "observability-agents"
     assert obs.releases["logging/alloy-release.yml"]["namespace"] == "observability-agents"
     assert enforce["compliance"] == "privileged"
@@ -339,34 +336,133 @@ def test_loki_keeps_logs_on_standard_and_alloy_ships_to_it(obs):
     assert sources["Loki"]["url"] == "http://loki-gateway.logging.svc"
 
 
-def test_jaeger_with_elasticsearch_keeps_credentials_in_a_secret(obs):
-    jaeger = obs.one("Jaeger", "jaeger")["spec"]
-    assert jaeger["strategy"] == "production"
-    assert jaeger["storage"]["type"] == "elasticsearch"
-    assert jaeger["storage"]["options"]["es"]["server-urls"] == "https://es.example.com:9200"
-    secret = obs.one("Secret", jaeger["storage"]["secretName"])
+def _env_from_secret(env: list[dict]) -> dict[str, tuple[str, str]]:
+    return {
+        e["name"]: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for e in env
+        if "valueFrom" in e
+    }
+
+
+def test_jaeger_v2_with_elasticsearch_keeps_credentials_in_a_secret(obs):
+    values = obs.values["tracing/jaeger-values.yml"]
+    config = values["userconfig"]
+    (store,) = config["extensions"]["jaeger_storage"]["backends"].values()
+    es = store["elasticsearch"]
+    assert es["server_urls"] == ["https://es.example.com:9200"]
+    assert es["indices"]["index_prefix"] == "jaeger"
+    # The configuration names the variables; the values come from the Secret, never the values file.
+    assert es["auth"]["basic"] == {"username": "${env:ES_USERNAME}", "password": "${env:ES_PASSWORD}"}
+    assert "render-test-not-a-secret-es" not in json.dumps(values)
+    secret = obs.one("Secret", "jaeger-elasticsearch")
     assert set(secret["stringData"]) == {"ES_USERNAME", "ES_PASSWORD"}
-    assert jaeger["collector"]["replicas"] >= 2 and jaeger["query"]["replicas"] >= 2
-    operator = obs.values["tracing/jaeger-operator-values.yml"]
-    assert operator["jaeger"]["create"] is False and operator["rbac"]["clusterRole"] is True
+    wanted = {"ES_USERNAME": ("jaeger-elasticsearch", "ES_USERNAME"), "ES_PASSWORD": ("jaeger-elasticsearch", "ES_PASSWORD")}
+    assert _env_from_secret(values["jaeger"]["extraEnv"]) == wanted
+    assert _env_from_secret(values["esIndexCleaner"]["extraEnv"]) == wanted
+    assert values["esIndexCleaner"]["enabled"] is True and values["esIndexCleaner"]["numberOfDays"] == 7
+    assert {"name": "INDEX_PREFIX", "value": "jaeger"} in values["esIndexCleaner"]["extraEnv"]
+    assert values["storage"]["elasticsearch"]["url"] == "https://es.example.com:9200"
+    assert values["jaeger"]["replicas"] >= 2 and values["jaeger"]["strategy"]["type"] == "RollingUpdate"
+    assert not obs.objects("PersistentVolumeClaim") or all(
+        c["metadata"]["name"] != "jaeger-badger" for c in obs.objects("PersistentVolumeClaim")
+    )
     sources = {s["name"]: s for s in kps(obs)["grafana"]["additionalDataSources"]}
     assert sources["Jaeger"]["url"] == "http://jaeger-query.tracing.svc:16686"
 
 
+def test_jaeger_v2_receives_spans_and_serves_queries_at_the_old_addresses(obs_render):
+    for scenario in ("full", "defaults"):
+        render = obs_render[scenario]
+        values = render.values["tracing/jaeger-values.yml"]
+        config = values["userconfig"]
+        pipeline = config["service"]["pipelines"]["traces"]
+        assert pipeline["receivers"] == ["otlp", "jaeger", "zipkin"]
+        assert pipeline["exporters"] == ["jaeger_storage_exporter"]
+        receivers = config["receivers"]
+        endpoints = {
+            receivers["otlp"]["protocols"]["grpc"]["endpoint"],
+            receivers["otlp"]["protocols"]["http"]["endpoint"],
+            receivers["jaeger"]["protocols"]["grpc"]["endpoint"],
+            receivers["jaeger"]["protocols"]["thrift_http"]["endpoint"],
+            receivers["zipkin"]["endpoint"],
+        }
+        # Bound to every address of the pod (the collector's default is localhost).
+        assert endpoints == {f"0.0.0.0:{p}" for p in (4317, 4318, 14250, 14268, 9411)}
+        assert config["extensions"]["healthcheckv2"]["http"]["endpoint"] == "0.0.0.0:13133"
+        assert config["extensions"]["remote_sampling"]["file"]["default_sampling_probability"] == 0.1
+        assert set(config["service"]["extensions"]) >= {"jaeger_storage", "jaeger_query", "remote_sampling", "healthcheckv2"}
+        selector = {
+            "app.kubernetes.io/name": "jaeger",
+            "app.kubernetes.io/instance": "jaeger",
+            "app.kubernetes.io/component": "all-in-one",
+        }
+        collector = render.one("Service", "jaeger-collector")["spec"]
+        query = render.one("Service", "jaeger-query")["spec"]
+        assert collector["selector"] == selector and query["selector"] == selector
+        assert {p["port"] for p in collector["ports"]} == {4317, 4318, 9411, 14250, 14268, 5778, 5779}
+        assert [p["port"] for p in query["ports"]] == [16686]
+        # Restricted Pod Security, from the chart's own keys.
+        assert values["jaeger"]["securityContext"]["allowPrivilegeEscalation"] is False
+        assert values["jaeger"]["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert values["jaeger"]["podSecurityContext"]["runAsNonRoot"] is True
+        assert values["jaeger"]["serviceAccount"]["automountServiceAccountToken"] is False
+
+
 def test_default_jaeger_keeps_spans_on_a_standard_volume(obs_render):
     defaults = obs_render["defaults"]
-    jaeger = defaults.one("Jaeger", "jaeger")["spec"]
-    assert jaeger["strategy"] == "allInOne"
-    assert jaeger["storage"]["options"]["badger"] == {
+    values = defaults.values["tracing/jaeger-values.yml"]
+    (store,) = values["userconfig"]["extensions"]["jaeger_storage"]["backends"].values()
+    # The directories of the Jaeger v1 instance, so that v2 reads the spans it stored.
+    assert store["badger"] == {
+        "directories": {"keys": "/badger/key", "values": "/badger/data"},
         "ephemeral": False,
-        "directory-key": "/badger/key",
-        "directory-value": "/badger/data",
-        "span-store-ttl": "168h",
+        "ttl": {"spans": "168h"},
     }
-    claim_name = jaeger["volumes"][0]["persistentVolumeClaim"]["claimName"]
-    claim = defaults.one("PersistentVolumeClaim", claim_name)
+    assert values["jaeger"]["replicas"] == 1 and "strategy" not in values["jaeger"]
+    (volume,) = values["jaeger"]["extraVolumes"]
+    claim = defaults.one("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
     assert claim["spec"]["storageClassName"] == "standard"
-    assert jaeger["volumeMounts"][0]["mountPath"] == "/badger"
+    assert values["jaeger"]["extraVolumeMounts"] == [{"name": "badger", "mountPath": "/badger"}]
+    assert "esIndexCleaner" not in values
+
+
+# Keys the jaeger chart reads, from charts/jaeger/values.yaml at jaegertracing/helm-charts tag
+# jaeger-4.11.1 (commit 6c602b54a1800ff35ea055d16789a9522166e0a6). Helm ignores any other key.
+JAEGER_CHART_KEYS = {
+    "": {
+        "uiconfig", "userconfig", "global", "networkPolicy", "tag", "nameOverride", "fullnameOverride",
+        "commonLabels", "commonAnnotations", "jaeger", "storage", "spark", "esIndexCleaner", "esRollover",
+        "esLookback", "extraObjects",
+    },
+    "jaeger": {
+        "enabled", "replicas", "strategy", "image", "extraEnv", "args", "serviceAccount", "service", "ingress",
+        "httproute", "nodeSelector", "tolerations", "affinity", "topologySpreadContraints", "topologySpreadConstraints",
+        "podSecurityContext",
+        "securityContext", "extraVolumes", "extraVolumeMounts", "resources", "podLabels",
+    },
+    "jaeger.image": {"registry", "repository", "tag", "digest", "pullPolicy", "pullSecrets"},
+    "jaeger.serviceAccount": {"annotations", "automountServiceAccountToken"},
+    "storage": {"type", "cassandra", "elasticsearch"},
+    "storage.elasticsearch": {"tls", "url", "user", "password"},
+    "esIndexCleaner": {
+        "enabled", "securityContext", "podSecurityContext", "annotations", "image", "cmdlineParams", "extraEnv",
+        "schedule", "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "concurrencyPolicy", "resources",
+        "numberOfDays", "serviceAccount", "nodeSelector", "tolerations", "affinity", "extraSecretMounts",
+        "extraConfigmapMounts", "podAnnotations", "podLabels",
+    },
+    "esIndexCleaner.image": {"registry", "repository", "tag", "digest", "pullPolicy", "pullSecrets"},
+}
+
+
+@pytest.mark.parametrize("scenario", ["full", "defaults"])
+def test_jaeger_values_use_only_keys_the_chart_reads(obs_render, scenario):
+    values = obs_render[scenario].values["tracing/jaeger-values.yml"]
+    for path, known in JAEGER_CHART_KEYS.items():
+        node = values
+        for part in filter(None, path.split(".")):
+            node = node.get(part, {})
+        unknown = set(node) - known
+        assert not unknown, f"jaeger values {path or '(top)'}: keys the chart ignores: {sorted(unknown)}"
 
 
 def test_mirror_registry_reaches_every_chart(obs_render):
@@ -375,9 +471,10 @@ def test_mirror_registry_reaches_every_chart(obs_render):
     assert values["kube-prometheus-stack-values.yml"]["global"]["imageRegistry"] == "registry.lan:5000"
     assert values["loki-values.yml"]["global"]["image"]["registry"] == "registry.lan:5000"
     assert values["alloy-values.yml"]["global"]["image"]["registry"] == "registry.lan:5000"
-    assert (
-        values["jaeger-operator-values.yml"]["image"]["repository"] == "registry.lan:5000/jaegertracing/jaeger-operator"
-    )
+    assert values["jaeger-values.yml"]["jaeger"]["image"] == {
+        "registry": "registry.lan:5000",
+        "repository": "jaegertracing/jaeger",
+    }
     assert (
         values["metrics-server-values.yml"]["image"]["repository"] == "registry.lan:5000/metrics-server/metrics-server"
     )

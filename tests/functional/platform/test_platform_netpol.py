@@ -155,10 +155,18 @@ P = {
             "jaeger",
             "10.244.1.90",
             "tracing",
-            app="jaeger",
-            **{"app.kubernetes.io/name": "jaeger", "app.kubernetes.io/component": "all-in-one"},
+            **{
+                "app.kubernetes.io/name": "jaeger",
+                "app.kubernetes.io/instance": "jaeger",
+                "app.kubernetes.io/component": "all-in-one",
+            },
         ),
-        pod("jaeger-operator", "10.244.1.91", "tracing", **{"app.kubernetes.io/name": "jaeger-operator"}),
+        pod(
+            "jaeger-es-index-cleaner",
+            "10.244.1.91",
+            "tracing",
+            **{"app.kubernetes.io/name": "jaeger", "app.kubernetes.io/component": "es-index-cleaner"},
+        ),
         pod("kube-bench", "10.244.2.100", "compliance", app="kube-bench"),
         pod("tenant-web", "10.244.3.10", "tenant-a", app="web"),
     ]
@@ -204,7 +212,8 @@ FLOWS = [
     ("prometheus", "gateway", 15090, "TCP", True),
     ("prometheus", "frontend", 15020, "TCP", True),
     ("prometheus", "longhorn-manager", 9500, "TCP", True),
-    ("prometheus", "jaeger", 14269, "TCP", True),
+    ("prometheus", "jaeger", 8888, "TCP", True),
+    ("prometheus", "jaeger", 14269, "TCP", False),
     ("prometheus", "kube-state-metrics", 8080, "TCP", True),
     ("prometheus", "alertmanager", 9093, "TCP", True),
     ("prometheus", "internet", 443, "TCP", False),
@@ -240,7 +249,6 @@ FLOWS = [
     ("tenant-web", "grafana", 3000, "TCP", False),
     # Webhooks and the aggregation layer, called by the API server from the control plane.
     ("control-plane", "prom-operator", 10250, "TCP", True),
-    ("control-plane", "jaeger-operator", 9443, "TCP", True),
     ("control-plane", "ingress-nginx", 8443, "TCP", True),
     ("control-plane", "cert-manager-webhook", 10250, "TCP", True),
     ("control-plane", "istiod", 15017, "TCP", True),
@@ -252,7 +260,10 @@ FLOWS = [
     ("gateway", "jaeger", 4317, "TCP", True),
     ("frontend", "jaeger", 4317, "TCP", True),
     ("tenant-web", "jaeger", 16686, "TCP", False),
-    ("jaeger-operator", "control-plane", 6443, "TCP", True),
+    ("jaeger", "control-plane", 6443, "TCP", False),
+    ("tenant-web", "jaeger", 5778, "TCP", True),
+    ("tenant-web", "jaeger-es-index-cleaner", 8888, "TCP", False),
+    ("jaeger-es-index-cleaner", "elasticsearch", 9200, "TCP", True),
     ("jaeger", "internet", 443, "TCP", False),
     # The production strategy of the full render stores spans in https://es.example.com:9200.
     ("jaeger", "elasticsearch", 9200, "TCP", True),
@@ -322,8 +333,6 @@ FLOWS = [
 TIGHT_FLOWS = [
     ("control-plane", "prom-operator", 10250, "TCP", True),
     ("tenant-web", "prom-operator", 10250, "TCP", False),
-    ("control-plane", "jaeger-operator", 9443, "TCP", True),
-    ("tenant-web", "jaeger-operator", 9443, "TCP", False),
     ("control-plane", "ingress-nginx", 8443, "TCP", True),
     ("tenant-web", "ingress-nginx", 8443, "TCP", False),
     ("control-plane", "cert-manager-webhook", 10250, "TCP", True),
@@ -354,7 +363,6 @@ TIGHT_STORAGE_MESH = {
 TIGHT_OBS = {
     "monitoring_control_plane_cidrs": [CONTROL_PLANE_CIDR],
     "monitoring_node_cidrs": [NODE_CIDR],
-    "tracing_control_plane_cidrs": [CONTROL_PLANE_CIDR],
     "autoscaling_control_plane_cidrs": [CONTROL_PLANE_CIDR],
     "autoscaling_node_cidrs": [NODE_CIDR],
     "compliance_network_policies": False,
