@@ -78,6 +78,12 @@ def test_service_takes_verified_snapshots_prunes_and_copies_off_node():
     assert remote == local[-REMOTE_KEEP:]
     assert target.run(f"cd {remote_dir} && sha256sum -c --quiet ./*.sha256").rc == 0
     assert target.file("/srv/etcd-backups").mode == 0o700
+    # Each snapshot carries the encryption configuration of its moment (0600), on both sides.
+    for node, directory, kept in ((cp, "/var/backups/etcd", local), (target, remote_dir, remote)):
+        for snapshot in kept:
+            key = node.file(f"{directory}/{snapshot}.encryption-config.yaml")
+            assert key.exists and key.mode == 0o600 and key.user == "root", (directory, snapshot)
+            assert "EncryptionConfiguration" in key.content_string
     # The metric step 9's "backup age" alert reads, for node-exporter's textfile collector (0644).
     values = metrics(cp)
     assert values["last_success_timestamp_seconds"] >= started
