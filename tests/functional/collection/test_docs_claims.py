@@ -87,6 +87,6 @@ def test_host_layer_speed_figures_say_they_ran_on_stand_ins():
     speed = doc.split("## Speed", 1)[1].split("\n## ", 1)[0]
     figures = speed.split("| nodes | fresh |", 1)
     assert len(figures) == 2, "the speed table moved"
-    before, table = figures
+    before, _table = figures
     last_paragraph = before.rstrip().rsplit("\n\n", 1)[-1]
     assert "stand-in" in last_paragraph, "the paragraph introducing the timings does not name the stand-ins"

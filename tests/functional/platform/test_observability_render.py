@@ -356,7 +356,10 @@ def test_jaeger_v2_with_elasticsearch_keeps_credentials_in_a_secret(obs):
     assert "render-test-not-a-secret-es" not in json.dumps(values)
     secret = obs.one("Secret", "jaeger-elasticsearch")
     assert set(secret["stringData"]) == {"ES_USERNAME", "ES_PASSWORD"}
-    wanted = {"ES_USERNAME": ("jaeger-elasticsearch", "ES_USERNAME"), "ES_PASSWORD": ("jaeger-elasticsearch", "ES_PASSWORD")}
+    wanted = {
+        "ES_USERNAME": ("jaeger-elasticsearch", "ES_USERNAME"),
+        "ES_PASSWORD": ("jaeger-elasticsearch", "ES_PASSWORD"),
+    }
     assert _env_from_secret(values["jaeger"]["extraEnv"]) == wanted
     assert _env_from_secret(values["esIndexCleaner"]["extraEnv"]) == wanted
     assert values["esIndexCleaner"]["enabled"] is True and values["esIndexCleaner"]["numberOfDays"] == 7
@@ -390,7 +393,8 @@ def test_jaeger_v2_receives_spans_and_serves_queries_at_the_old_addresses(obs_re
         assert endpoints == {f"0.0.0.0:{p}" for p in (4317, 4318, 14250, 14268, 9411)}
         assert config["extensions"]["healthcheckv2"]["http"]["endpoint"] == "0.0.0.0:13133"
         assert config["extensions"]["remote_sampling"]["file"]["default_sampling_probability"] == 0.1
-        assert set(config["service"]["extensions"]) >= {"jaeger_storage", "jaeger_query", "remote_sampling", "healthcheckv2"}
+        extensions = {"jaeger_storage", "jaeger_query", "remote_sampling", "healthcheckv2"}
+        assert set(config["service"]["extensions"]) >= extensions
         selector = {
             "app.kubernetes.io/name": "jaeger",
             "app.kubernetes.io/instance": "jaeger",
@@ -430,25 +434,72 @@ def test_default_jaeger_keeps_spans_on_a_standard_volume(obs_render):
 # jaeger-4.11.1 (commit 6c602b54a1800ff35ea055d16789a9522166e0a6). Helm ignores any other key.
 JAEGER_CHART_KEYS = {
     "": {
-        "uiconfig", "userconfig", "global", "networkPolicy", "tag", "nameOverride", "fullnameOverride",
-        "commonLabels", "commonAnnotations", "jaeger", "storage", "spark", "esIndexCleaner", "esRollover",
-        "esLookback", "extraObjects",
+        "uiconfig",
+        "userconfig",
+        "global",
+        "networkPolicy",
+        "tag",
+        "nameOverride",
+        "fullnameOverride",
+        "commonLabels",
+        "commonAnnotations",
+        "jaeger",
+        "storage",
+        "spark",
+        "esIndexCleaner",
+        "esRollover",
+        "esLookback",
+        "extraObjects",
     },
     "jaeger": {
-        "enabled", "replicas", "strategy", "image", "extraEnv", "args", "serviceAccount", "service", "ingress",
-        "httproute", "nodeSelector", "tolerations", "affinity", "topologySpreadContraints", "topologySpreadConstraints",
+        "enabled",
+        "replicas",
+        "strategy",
+        "image",
+        "extraEnv",
+        "args",
+        "serviceAccount",
+        "service",
+        "ingress",
+        "httproute",
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "topologySpreadContraints",
+        "topologySpreadConstraints",
         "podSecurityContext",
-        "securityContext", "extraVolumes", "extraVolumeMounts", "resources", "podLabels",
+        "securityContext",
+        "extraVolumes",
+        "extraVolumeMounts",
+        "resources",
+        "podLabels",
     },
     "jaeger.image": {"registry", "repository", "tag", "digest", "pullPolicy", "pullSecrets"},
     "jaeger.serviceAccount": {"annotations", "automountServiceAccountToken"},
     "storage": {"type", "cassandra", "elasticsearch"},
     "storage.elasticsearch": {"tls", "url", "user", "password"},
     "esIndexCleaner": {
-        "enabled", "securityContext", "podSecurityContext", "annotations", "image", "cmdlineParams", "extraEnv",
-        "schedule", "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "concurrencyPolicy", "resources",
-        "numberOfDays", "serviceAccount", "nodeSelector", "tolerations", "affinity", "extraSecretMounts",
-        "extraConfigmapMounts", "podAnnotations", "podLabels",
+        "enabled",
+        "securityContext",
+        "podSecurityContext",
+        "annotations",
+        "image",
+        "cmdlineParams",
+        "extraEnv",
+        "schedule",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "concurrencyPolicy",
+        "resources",
+        "numberOfDays",
+        "serviceAccount",
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "extraSecretMounts",
+        "extraConfigmapMounts",
+        "podAnnotations",
+        "podLabels",
     },
     "esIndexCleaner.image": {"registry", "repository", "tag", "digest", "pullPolicy", "pullSecrets"},
 }
