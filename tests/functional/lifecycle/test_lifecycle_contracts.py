@@ -83,3 +83,32 @@ def test_ordering_plays_are_serial_and_fail_fast(playbook, serial_plays):
         if "workers" not in play["name"]:
             assert play["serial"] == 1, play["name"]
         assert play.get("any_errors_fatal") is True and play.get("max_fail_percentage") == 0, play["name"]
+
+
+def _all_tasks(node, inherited_when=()):
+    """Every task of a task list or play list, with the when conditions of its blocks and play."""
+    for item in node or []:
+        if not isinstance(item, dict):
+            continue
+        when = item.get("when", [])
+        when = list(inherited_when) + (when if isinstance(when, list) else [when])
+        parts = [k for k in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers") if k in item]
+        if parts:
+            for part in parts:
+                yield from _all_tasks(item[part], when)
+        else:
+            yield item, when
+
+
+def test_every_drain_and_uncordon_is_skipped_in_check_mode():
+    """kubernetes.core.k8s_drain (6.x) cordons and evicts in check mode although it claims support:
+    every use in the collection must be guarded by `not ansible_check_mode` (the playbooks report
+    the plan instead; tests/functional/lifecycle/test_upgrade_remove_reset.py runs them with --check)."""
+    files = sorted((ROOT / "roles").glob("*/tasks/*.yml")) + sorted((ROOT / "playbooks").rglob("*.yml"))
+    found = 0
+    for path in files:
+        for task, when in _all_tasks(yaml.safe_load(path.read_text())):
+            if "kubernetes.core.k8s_drain" in task:
+                found += 1
+                assert any("not ansible_check_mode" in str(w) for w in when), (str(path), task.get("name"))
+    assert found >= 3

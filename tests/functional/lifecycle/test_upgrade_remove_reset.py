@@ -3,6 +3,12 @@ RECORDING STAND-IN kubeadm/kubelet/kubectl packages of tests/standins in a signe
 repository holding two versions, and a stand-in Kubernetes API on the controller
 (lifecycle_standins.StandinNodesAPI) for the version checks, drain, uncordon and Node deletion.
 
+The recording STAND-IN etcdctl (standins/etcdctl, copied onto the control planes by the tests
+that remove a control plane) answers member list / endpoint health from a state file the test
+sets and records member remove: the rig runs no etcd. The etcd snapshot the upgrade checks for is
+a STAND-IN file (random bytes with the .sha256 etcd-backup writes): the check reads only its age
+and checksum.
+
 What is real: the package pin/unhold/upgrade/hold (apt, dpkg), the kubelet restart (systemd), the
 play ordering, serial and failure handling of Ansible, reachability of a stopped container. What is
 a stand-in: kubeadm (records its argv with a timestamp), the API server. The UTC timestamps of the
@@ -19,6 +25,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -171,6 +178,80 @@ def merged(rig, since):
     return sorted(events)
 
 
+SNAPSHOT_DIR = "/var/backups/etcd"
+
+
+def put_snapshot(rig, age_seconds: int, good_checksum: bool = True) -> str:
+    """A STAND-IN etcd snapshot on the first control plane, as etcd-backup leaves it (.db + .sha256)."""
+    name = f"etcd-orch-lc-cp1-{int(time.time()) - age_seconds}.db"
+    digest = f"sha256sum {name}" if good_checksum else f"echo '{'0' * 64}  {name}'"
+    sh("podman", "exec", CPS[0], "sh", "-c",
+       f"set -e; rm -rf {SNAPSHOT_DIR}; mkdir -p -m 0700 {SNAPSHOT_DIR}; cd {SNAPSHOT_DIR};"
+       f" head -c 4096 /dev/urandom > {name}; {digest} > {name}.sha256;"
+       f" touch -d @$(( $(date +%s) - {age_seconds} )) {name}")
+    return name
+
+
+def api_writes(rig, since: float) -> list[tuple[str, str]]:
+    """Every request that changes something (cordon, uncordon, eviction, deletion) since `since`."""
+    return [(r["method"], r["path"]) for r in rig.api.requests
+            if r["time"] >= since and r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
+
+
+def flat(proc) -> str:
+    """The run's output with every run of white space as one blank (messages may be wrapped)."""
+    return " ".join(proc.stdout.split())
+
+
+def now() -> float:
+    return datetime.datetime.now(datetime.UTC).timestamp()
+
+
+def test_upgrade_refuses_without_a_recent_etcd_snapshot(rig):
+    rig.write_inventory(TO)
+    sh("podman", "exec", CPS[0], "rm", "-rf", SNAPSHOT_DIR)
+    cases = [(None, True, r"newest: none"), (2 * 86400, True, r"\.db, 1728[0-9][0-9] s old, checksum ok"),
+             (60, False, r"\.db, [0-9]+ s old, checksum missing or wrong")]
+    for age, good, why in cases:
+        if age is not None:
+            put_snapshot(rig, age, good)
+        start = now()
+        proc = rig.playbook(ROOT / "playbooks/upgrade.yml")
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        text = " ".join(proc.stdout.split())
+        assert "no etcd snapshot younger than 86400 s" in text and re.search(why, text), proc.stdout[-3000:]
+        assert merged(rig, start) == [] and api_writes(rig, start) == []
+        for node in NODES:
+            assert rig.package(node, "kubeadm") == (f"{FROM}-1.1", "hold"), node
+
+
+def test_upgrade_limited_to_a_worker_is_refused_before_the_control_plane(rig):
+    put_snapshot(rig, 60)
+    start = now()
+    proc = rig.playbook(ROOT / "playbooks/upgrade.yml", "-l", "orch-lc-w1")
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "the first control plane of the inventory (orch-lc-cp1) is not in the play" in text, proc.stdout[-3000:]
+    assert merged(rig, start) == [] and api_writes(rig, start) == []
+    assert rig.package("orch-lc-w1", "kubelet") == (f"{FROM}-1.1", "hold")
+
+
+def test_upgrade_check_mode_drains_nothing_and_reports_the_plan(rig):
+    put_snapshot(rig, 60)
+    start = now()
+    proc = rig.playbook(ROOT / "playbooks/upgrade.yml", "--check")
+    ok(proc)
+    # Nothing cordoned, evicted or uncordoned, no kubeadm upgrade, no package moved.
+    assert api_writes(rig, start) == []
+    assert merged(rig, start) == []
+    assert all(not n["unschedulable"] for n in rig.api.nodes.values())
+    assert sorted(rig.api.pods) == sorted(f"app-{n}" for n in NODES)
+    for node in NODES:
+        assert f"would cordon and drain {node}, evicting 1 pods (orchestrator/app-{node}" in flat(proc), node
+        assert rig.package(node, "kubeadm") == (f"{FROM}-1.1", "hold"), node
+        assert rig.package(node, "kubelet") == (f"{FROM}-1.1", "hold"), node
+
+
 def test_upgrade_one_node_at_a_time_with_drain_and_uncordon(rig):
     for node in NODES:
         assert rig.package(node, "kubeadm") == (f"{FROM}-1.1", "hold")
@@ -208,7 +289,7 @@ def test_upgrade_resumes_and_stops_at_the_first_failure(rig):
     proc = rig.playbook(ROOT / "playbooks/upgrade.yml")
     sh("podman", "exec", "orch-lc-cp2", "rm", "-f", "/var/lib/orchestrator-standin/fail-upgrade")
     assert proc.returncode != 0
-    assert "upgrade failed on purpose" in proc.stdout
+    assert "upgrade failed on purpose" in flat(proc)
     # cp1 is not touched again, cp2's kubeadm fails and cp2 is not drained; the worker is never touched.
     assert [(node, what) for _, node, what in merged(rig, start)] == [("orch-lc-cp2", "upgrade node")]
     assert all(not n["unschedulable"] for n in rig.api.nodes.values())
@@ -220,14 +301,114 @@ def test_version_skew_is_refused_before_any_change(rig):
     proc = rig.playbook(ROOT / "playbooks/upgrade.yml")
     rig.write_inventory(TO)
     assert proc.returncode != 0
-    assert "cannot upgrade to 1.35.0" in proc.stdout
+    assert "cannot upgrade to 1.35.0" in flat(proc)
     assert merged(rig, start) == []
+
+
+ETCD_IDS = {"orch-lc-cp1": 0x1A2B3C4D5E6F7081, "orch-lc-cp2": 0x2B3C4D5E6F708192}
+
+
+def standin_etcd(rig, healthy: dict[str, bool]) -> None:
+    """Install the STAND-IN etcdctl on the control planes, with these members and their health."""
+    state = json.dumps({"members": [{"ID": ETCD_IDS[n], "name": n, "clientURLs": [f"https://{ADDRESSES[n]}:2379"],
+                                     "healthy": h} for n, h in healthy.items()]})
+    script = (Path(__file__).with_name("standins") / "etcdctl").read_text()
+    for node in CPS:
+        sh("podman", "exec", "-i", node, "sh", "-c", "cat >/usr/local/bin/etcdctl && chmod 0755 /usr/local/bin/etcdctl",
+           input=script)
+        sh("podman", "exec", "-i", node, "sh", "-c",
+           "mkdir -p /var/lib/orchestrator-standin && cat >/var/lib/orchestrator-standin/etcd.json", input=state)
+        sh("podman", "exec", node, "rm", "-f", "/var/log/orchestrator-standin/etcdctl.log")
+
+
+def etcdctl_calls(node: str) -> list[list[str]]:
+    out = sh("podman", "exec", node, "cat", "/var/log/orchestrator-standin/etcdctl.log", check=False).stdout
+    return [json.loads(line)["argv"] for line in out.splitlines() if line.strip()]
+
+
+def remove(rig, node, *extra):
+    return rig.playbook(ROOT / "playbooks/remove_node.yml", "-e", f"cluster_lifecycle_remove_node={node}", *extra)
+
+
+def test_remove_node_refuses_without_confirmation_a_limit_or_a_quorum(rig):
+    standin_etcd(rig, {"orch-lc-cp1": True, "orch-lc-cp2": False})
+    start = now()
+    # No confirmation (no terminal): fails at once naming the variable.
+    proc = remove(rig, "orch-lc-w1")
+    assert proc.returncode != 0 and "-e remove_node_confirm=true" in flat(proc), proc.stdout[-3000:]
+    # A limit to the control plane alone: its etcd member could not be removed from a survivor.
+    proc = remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true", "-l", "orch-lc-cp1")
+    assert proc.returncode != 0
+    assert "leaves out every other control plane (orch-lc-cp2)" in flat(proc), proc.stdout[-3000:]
+    # A limit that leaves out the node itself.
+    proc = remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true", "-l", "orch-lc-cp2")
+    assert proc.returncode != 0 and "leaves out orch-lc-cp1, the node to remove" in flat(proc), proc.stdout[-3000:]
+    assert etcdctl_calls("orch-lc-cp2") == []
+    # The other member is unhealthy: removing cp1 would leave etcd without a quorum.
+    proc = remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true")
+    assert proc.returncode != 0
+    assert "refusing to remove the etcd member orch-lc-cp1: of 2 members" in flat(proc), proc.stdout[-3000:]
+    assert "unhealthy: orch-lc-cp2" in flat(proc)
+    assert ["member", "remove", f"{ETCD_IDS['orch-lc-cp1']:x}"] not in etcdctl_calls("orch-lc-cp2")
+    assert [c[:2] for c in etcdctl_calls("orch-lc-cp2")] == [["member", "list"], ["endpoint", "health"]]
+    # Nothing changed anywhere.
+    assert api_writes(rig, start) == [] and rig.kubeadm_calls(start) == []
+    assert set(rig.api.nodes) == set(NODES)
+    for node in NODES:
+        assert sh("podman", "exec", node, "test", "-e", "/etc/kubernetes/kubelet.conf", check=False).returncode == 0
+
+
+def test_remove_node_check_mode_changes_nothing(rig):
+    standin_etcd(rig, {"orch-lc-cp1": True, "orch-lc-cp2": True})
+    sh("podman", "exec", "orch-lc-cp1", "sh", "-c", "mkdir -p /var/lib/etcd/member && touch /var/lib/etcd/member/x")
+    rig.api.pods["app-orch-lc-cp1"] = "orch-lc-cp1"
+    start = now()
+    proc = remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true", "--check")
+    ok(proc)
+    assert "would cordon and drain orch-lc-cp1, evicting 1 pods (orchestrator/app-orch-lc-cp1" in flat(proc)
+    assert "remove its etcd member orch-lc-cp1 through orch-lc-cp2" in flat(proc)
+    assert api_writes(rig, start) == [] and rig.kubeadm_calls(start) == []
+    assert not rig.api.nodes["orch-lc-cp1"]["unschedulable"] and "app-orch-lc-cp1" in rig.api.pods
+    assert all(call[:2] != ["member", "remove"] for call in etcdctl_calls("orch-lc-cp2"))
+    for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/etcd/member/x", "/etc/cni/net.d"):
+        assert sh("podman", "exec", "orch-lc-cp1", "test", "-e", path, check=False).returncode == 0, path
+    state = sh("podman", "exec", "orch-lc-cp1", "systemctl", "is-active", "kubelet", check=False).stdout.strip()
+    assert state == "active"
+
+
+def test_etcd_restore_limited_to_one_member_is_refused(rig):
+    proc = rig.playbook(ROOT / "playbooks/etcd_restore.yml", "-e", "etcd_restore_confirm=true", "-l", "orch-lc-cp1")
+    assert proc.returncode != 0
+    assert "leaves out orch-lc-cp2 of the control_plane group of the inventory" in flat(proc), proc.stdout[-3000:]
+    assert sh("podman", "exec", "orch-lc-cp1", "test", "-e", "/var/lib/etcd-restore", check=False).returncode == 1
+    assert sh("podman", "exec", "orch-lc-cp1", "test", "-e",
+              "/etc/kubernetes/manifests/kube-apiserver.yaml", check=False).returncode == 0
+
+
+def test_recover_control_plane_limited_to_the_replacement_is_refused(rig):
+    # Three control planes are needed to recover one: a third one is added to a copy of the
+    # inventory (never contacted: the refusal comes before any task reaches a node).
+    inventory = yaml.safe_load(rig.inventory.read_text())
+    cps = inventory["all"]["children"]["control_plane"]["hosts"]
+    cps["orch-lc-cp3"] = dict(cps["orch-lc-cp2"], ansible_host="192.0.2.1")
+    path = rig.root / "inventory-3cp.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    start = now()
+    env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(rig.root / "ansible-tmp"))
+    proc = subprocess.run(["ansible-playbook", "-i", str(path), str(ROOT / "playbooks/recover_control_plane.yml"),
+                           "-e", "recover_control_plane_failed=orch-lc-cp2", "-e", "recover_control_plane_confirm=true",
+                           "-l", "orch-lc-cp2"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+                          check=False, stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    assert "leaves out orch-lc-cp1, orch-lc-cp3" in flat(proc), proc.stdout[-3000:]
+    assert api_writes(rig, start) == [] and rig.kubeadm_calls(start) == []
 
 
 def test_remove_a_dead_worker(rig):
     sh("podman", "stop", "-t", "0", "orch-lc-w1")
     start = datetime.datetime.now(datetime.UTC).timestamp()
-    proc = rig.playbook(ROOT / "playbooks/remove_node.yml", "-e", "cluster_lifecycle_remove_node=orch-lc-w1")
+    proc = rig.playbook(ROOT / "playbooks/remove_node.yml", "-e", "cluster_lifecycle_remove_node=orch-lc-w1",
+                        "-e", "remove_node_confirm=true")
     ok(proc)
     assert [(n, what) for _, n, what in rig.api.node_events() if _ >= start] == [("orch-lc-w1", "delete")]
     assert "orch-lc-w1" not in rig.api.nodes
@@ -242,8 +423,15 @@ def test_reset_refuses_without_confirmation_then_resets(rig):
     start = datetime.datetime.now(datetime.UTC).timestamp()
     proc = rig.playbook(ROOT / "playbooks/reset.yml")
     assert proc.returncode != 0
-    assert "reset_confirm=true" in proc.stdout
+    assert "reset_confirm=true" in flat(proc)
     assert rig.kubeadm_calls(start) == []
+    # A --limit neither skips the confirmation nor resets part of the cluster.
+    proc = rig.playbook(ROOT / "playbooks/reset.yml", "-l", "orch-lc-w1")
+    assert proc.returncode != 0 and "leaves out orch-lc-cp1, orch-lc-cp2" in flat(proc), proc.stdout[-3000:]
+    proc = rig.playbook(ROOT / "playbooks/reset.yml", "-e", "reset_confirm=true", "-l", "orch-lc-w1")
+    assert proc.returncode != 0 and "a partial reset leaves a broken cluster" in flat(proc), proc.stdout[-3000:]
+    assert rig.kubeadm_calls(start) == []
+    assert sh("podman", "exec", "orch-lc-w1", "test", "-e", "/etc/kubernetes/kubelet.conf", check=False).returncode == 0
     ok(rig.playbook(ROOT / "playbooks/reset.yml", "-e", "reset_confirm=true"))
     calls = rig.kubeadm_calls(start)
     assert sorted(n for _, n, _ in calls) == sorted(NODES)
@@ -252,3 +440,15 @@ def test_reset_refuses_without_confirmation_then_resets(rig):
     assert calls[0][1] == "orch-lc-w1"
     for node in NODES:
         assert sh("podman", "exec", node, "test", "-e", "/etc/kubernetes", check=False).returncode == 1
+
+
+def test_remove_a_control_plane_removes_its_etcd_member_from_the_survivor(rig):
+    standin_etcd(rig, {"orch-lc-cp1": True, "orch-lc-cp2": True})
+    start = now()
+    ok(remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true"))
+    assert [(n, what) for t, n, what in rig.api.node_events() if t >= start] == [
+        ("orch-lc-cp1", "cordon"), ("orch-lc-cp1", "delete")]
+    calls = etcdctl_calls("orch-lc-cp2")
+    assert [c[:2] for c in calls] == [["member", "list"], ["endpoint", "health"], ["member", "remove"]]
+    assert calls[2][2] == f"{ETCD_IDS['orch-lc-cp1']:x}"
+    assert etcdctl_calls("orch-lc-cp1") == []
