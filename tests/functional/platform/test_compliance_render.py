@@ -125,7 +125,8 @@ def test_report_is_written_with_score_and_failing_checks(report_run):
     assert latest["format"] == "orchestrator.platform/kube-bench-report" and latest["format_version"] == 1
     assert latest["cluster"] == "orchestrator" and latest["benchmark"] == "cis-1.12"
     # cp1 7/2/4/1, worker1 4/0/1/0, worker2 3/1/1/0
-    assert latest["totals"] == {"pass": 14, "fail": 3, "warn": 6, "info": 1, "waived": 0, "checks": 24}
+    # The default waiver of 1.2.1 (a WARN on cp1) moves it from warn to waived; the score is unchanged.
+    assert latest["totals"] == {"pass": 14, "fail": 3, "warn": 5, "info": 1, "waived": 1, "checks": 24}
     assert latest["score"] == 82.4
     assert [(f["id"], f["nodes"]) for f in latest["failing"]] == [
         ("1.2.16", ["cp1"]),
@@ -138,15 +139,16 @@ def test_report_is_written_with_score_and_failing_checks(report_run):
     ]
     assert latest["min_score"] == 50.0
     assert "score 82.4 % (threshold 50 %)" in run.stdout
-    # The collection's default waiver is listed even where its check is not in the results.
-    assert [(w["control"], w["nodes"]) for w in latest["waivers"]] == [("1.1.12", [])]
+    # The collection's default waivers are listed, 1.1.12 even though its check is not in the results.
+    assert [(w["control"], w["nodes"]) for w in latest["waivers"]] == [("1.1.12", []), ("1.2.1", ["cp1"])]
+    assert "1.2.1" not in [w["id"] for w in latest["warnings"]]
     assert all(w["reason"] and w["decided_by"] for w in latest["waivers"])
 
 
 def test_the_defaults_demand_100_and_name_every_waiver_with_reason_and_decider():
     defaults = yaml.safe_load((ROOT / "roles/compliance/defaults/main.yml").read_text())
     assert defaults["compliance_min_score"] == 100
-    assert [w["control"] for w in defaults["compliance_waivers"]] == ["1.1.12"]
+    assert [w["control"] for w in defaults["compliance_waivers"]] == ["1.1.12", "1.2.1"]
     for waiver in defaults["compliance_waivers"]:
         assert set(waiver) == {"control", "reason", "decided_by"}
         assert len(waiver["reason"]) > 80 and waiver["decided_by"]
@@ -163,7 +165,7 @@ def test_a_failing_check_not_waived_fails_the_run_at_the_default_100(tmp_path):
     run = run_report(tmp_path)
     assert run.returncode != 0
     assert "score 82.4 % is below compliance_min_score (100 %)" in run.stdout
-    assert "0 waived" in run.stdout
+    assert "1 waived (1.1.12, 1.2.1)" in run.stdout  # the default waivers; only 1.2.1 is in the results
 
 
 def test_a_waiver_leaves_its_check_out_of_the_score(tmp_path):
