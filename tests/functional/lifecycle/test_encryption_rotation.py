@@ -59,6 +59,7 @@ class Rig:
                 "cluster_lifecycle_health_urls": {"kube-apiserver": f"http://127.0.0.1:{node.port}/healthz"},
                 "cluster_lifecycle_stop_timeout": 10,
                 "cluster_lifecycle_health_timeout": 6,
+                "etcd_backup_dir": str(root / name / "backups"),
             }
         inventory = {"all": {"vars": {"cluster_kubeconfig": str(self.cluster.kubeconfig(root / "kubeconfig"))},
                              "children": {"control_plane": {"hosts": hosts}}}}
@@ -132,12 +133,25 @@ def test_rotation_phase_by_phase_keeps_every_secret_readable(rig):
         assert rig.keys(name) == [new, OLD] and rig.marker(name)["phase"] == 3
     assert rig.restarts() == NODES * 2
 
+    for name in NODES:
+        assert not (rig.root / name / "backups" / "retired-keys").exists()
+
     # Phase 4: the old key removed everywhere, one restart each, the marker (which held the key) gone.
     ok(rig.run())
     for name in NODES:
         assert rig.keys(name) == [new], name
         assert rig.cluster.nodes[name].keys == [new["name"]]
         assert rig.marker(name) is None
+        # ...but archived first (etcd_backup's retired-key archive): older snapshots need it.
+        retired = rig.root / name / "backups" / "retired-keys"
+        assert stat.S_IMODE(retired.stat().st_mode) == 0o700
+        archives = sorted(retired.glob("encryption-config.retired-*.yaml"))
+        assert len(archives) == 1, archives
+        archived = yaml.safe_load(archives[0].read_text())["resources"][0]["providers"][0]["secretbox"]["keys"]
+        assert archived == [new, OLD], name
+        assert stat.S_IMODE(archives[0].stat().st_mode) == 0o600
+        check = subprocess.run(["sha256sum", "-c", archives[0].name + ".sha256"], cwd=retired, check=False)
+        assert check.returncode == 0
     assert rig.restarts() == NODES * 3
     assert rig.cluster.max_down() == 1
     assert rig.cluster.violations == []
@@ -176,6 +190,7 @@ def test_check_mode_plans_every_phase_and_changes_nothing(rig):
         assert f"Write the key list of phase {phase}]" in proc.stdout, phase
     assert {name: (rig.root / name / "encryption-config.yaml").read_text() for name in NODES} == before
     assert all(rig.marker(name) is None for name in NODES)
+    assert not any((rig.root / name / "backups").exists() for name in NODES)  # no key archived
     assert rig.restarts() == []
     assert rig.cluster.stored_keys() == {OLD["name"]}
 
