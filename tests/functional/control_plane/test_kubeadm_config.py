@@ -169,7 +169,8 @@ def test_every_yaml_document_has_a_kind_as_kubeadm_splits_them(lab):
 @pytest.mark.skipif(not KUBEADM, reason="set ORCH_KUBEADM to a kubeadm binary (e.g. the lead's /tmp/k8sbin/kubeadm)")
 def test_the_real_kubeadm_accepts_both_tls_variants(lab):
     for host in ("cp-a", "cp-b"):  # cp-b renders VersionTLS13
-        result = subprocess.run([KUBEADM, "config", "validate", "--config", str(lab["base"] / host / "kubeadm-config.yaml")],
+        config = lab["base"] / host / "kubeadm-config.yaml"
+        result = subprocess.run([KUBEADM, "config", "validate", "--config", str(config)],
                                 capture_output=True, text=True, check=False, timeout=120)
         assert result.returncode == 0, (host, result.stdout + result.stderr)
 

@@ -47,7 +47,9 @@ def node(tmp_path):
         "gather_facts": False,
         "tasks": [{
             "name": "Run the role's file_modes tasks",
-            "ansible.builtin.include_role": {"name": "orchestrator.platform.kubernetes_packages", "tasks_from": "file_modes"},
+            "ansible.builtin.include_role": {
+                "name": "orchestrator.platform.kubernetes_packages", "tasks_from": "file_modes",
+            },
             "vars": {"kubernetes_packages_kubelet_restricted_files": restricted,
                      "kubernetes_packages_kubelet_dropin": str(ours)},
         }],
