@@ -360,7 +360,8 @@ def test_remove_node_refuses_without_confirmation_a_limit_or_a_quorum(rig):
 
 def test_remove_node_check_mode_changes_nothing(rig):
     standin_etcd(rig, {"orch-lc-cp1": True, "orch-lc-cp2": True})
-    sh("podman", "exec", "orch-lc-cp1", "sh", "-c", "mkdir -p /var/lib/etcd/member && touch /var/lib/etcd/member/x")
+    sh("podman", "exec", "orch-lc-cp1", "sh", "-c",
+       "mkdir -p /var/lib/etcd/member /etc/cni/net.d && touch /var/lib/etcd/member/x /etc/cni/net.d/x")
     rig.api.pods["app-orch-lc-cp1"] = "orch-lc-cp1"
     start = now()
     proc = remove(rig, "orch-lc-cp1", "-e", "remove_node_confirm=true", "--check")
@@ -370,7 +371,7 @@ def test_remove_node_check_mode_changes_nothing(rig):
     assert api_writes(rig, start) == [] and rig.kubeadm_calls(start) == []
     assert not rig.api.nodes["orch-lc-cp1"]["unschedulable"] and "app-orch-lc-cp1" in rig.api.pods
     assert all(call[:2] != ["member", "remove"] for call in etcdctl_calls("orch-lc-cp2"))
-    for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/etcd/member/x", "/etc/cni/net.d"):
+    for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/etcd/member/x", "/etc/cni/net.d/x"):
         assert sh("podman", "exec", "orch-lc-cp1", "test", "-e", path, check=False).returncode == 0, path
     state = sh("podman", "exec", "orch-lc-cp1", "systemctl", "is-active", "kubelet", check=False).stdout.strip()
     assert state == "active"
