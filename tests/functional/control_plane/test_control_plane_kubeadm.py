@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 STANDIN = ROOT / "tests/standins/kubeadm"
-TOKEN = "abcdef.0123456789abcdef"
+TOKEN = "abcdef.0123456789abcdef"  # noqa: S105 - a fake token that must never reach the output
 KEY = "9f" * 32
 ENDPOINT = "10.0.0.10:8443"
 INIT_PLAY = """

@@ -123,7 +123,8 @@ class Rig:
         (self.tmp / "play.yml").write_text(text)
         env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1")
         run = subprocess.run(
-            ["ansible-playbook", "-i", "localhost,", str(self.tmp / "play.yml"), "-e", "@" + str(self.tmp / "extra.json")],
+            ["ansible-playbook", "-i", "localhost,", str(self.tmp / "play.yml"),
+             "-e", "@" + str(self.tmp / "extra.json")],
             capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
         assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
         return run
