@@ -296,7 +296,8 @@ class HostFiles:
         if os.path.lexists(b_dest) and not os.path.isfile(b_dest):
             self.fail("host_files: %s exists and is not a regular file" % dest)
         exists = os.path.exists(b_dest)
-        if not exists and not self._will_be_directory(os.path.dirname(dest)):
+        # In check mode an earlier task may only have planned the directory: the file is planned too.
+        if not exists and not self.check and not self._will_be_directory(os.path.dirname(dest)):
             self.fail("host_files: the directory of %s does not exist (list it first with state=directory)" % dest)
         b_old = b""
         if exists:

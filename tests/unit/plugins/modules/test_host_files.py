@@ -86,6 +86,17 @@ def test_check_mode_plans_without_touching_and_diff_shows_the_content(monkeypatc
     assert by_header[str(tmp_path / "conf.d" / "a.conf")]["before_header"].endswith("(absent)")
 
 
+def test_a_missing_directory_is_planned_in_check_mode_and_refused_for_real(monkeypatch, tmp_path):
+    # An earlier task of the role creates the directory; in check mode it only planned it.
+    entry = {"dest": str(tmp_path / "later" / "settings.env"), "content": "A=1\n", "mode": "0600"}
+    planned = _run(monkeypatch, [entry], check_mode=True)
+    assert planned["changed"] is True and planned["changed_files"] == [entry["dest"]]
+    assert not (tmp_path / "later").exists()
+    refused = _run(monkeypatch, [entry])
+    assert refused["failed"] is True and "does not exist" in refused["msg"]
+    assert not (tmp_path / "later").exists()
+
+
 def test_force_false_never_rewrites_an_existing_file_but_enforces_its_mode(monkeypatch, tmp_path):
     (tmp_path / "key").write_text("keep me\n")
     os.chmod(str(tmp_path / "key"), 0o644)
