@@ -43,7 +43,7 @@ def test_containerd_runs_with_the_rendered_config(host):
     # What containerd actually parsed, not just the file.
     dump = host.check_output("containerd config dump")
     assert "SystemdCgroup = true" in dump
-    assert 'sandbox_image = "registry.k8s.io/pause:3.10.1"' in dump
+    assert 'sandbox_image = "registry.k8s.io/pause:3.10.2"' in dump
     assert 'config_path = "/etc/containerd/certs.d"' in dump
     assert host.run("ctr version").rc == 0
 
