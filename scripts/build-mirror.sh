@@ -15,6 +15,8 @@
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
+# shellcheck source=scripts/lib/apt-repo.sh
+source "$(dirname "$0")/lib/apt-repo.sh"
 cd "$ORCH_ROOT"
 log() { printf 'build-mirror: %s\n' "$*" >&2; }
 dest=${1:-}
@@ -151,24 +153,10 @@ SCRIPT
     "$bin/kubeadm=usr/bin/kubeadm:0755"
   log "packages: $(( $(date +%s) - s ))s"
 
-  # The flat repository index (deb <uri> /), as pkgs.k8s.io publishes it.
-  (cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages && gzip -9kf Packages)
-  {
-    echo "Origin: orchestrator.platform"
-    echo "Label: kubernetes v${k8s_version%.*} (built by orchestrator.platform)"
-    echo "Architectures: $arch"
-    echo "Date: $(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S UTC')"
-    echo "SHA256:"
-    for f in Packages Packages.gz; do
-      printf ' %s %s %s\n' "$(sha256sum "$repo/$f" | cut -d' ' -f1)" "$(stat -c %s "$repo/$f")" "$f"
-    done
-  } >"$repo/Release"
-  # A throwaway signing key (one year), made for this mirror only.
-  export GNUPGHOME="$work/gnupg"
-  gpg --batch --quiet --passphrase '' --quick-gen-key "orchestrator.platform release mirror <release@orchestrator.invalid>" ed25519 sign 1y
-  gpg --batch --quiet --yes --armor --export >"$keyfile"
-  gpg --batch --quiet --yes --clearsign --output "$repo/InRelease" "$repo/Release"
-  gpg --batch --quiet --yes --armor --detach-sign --output "$repo/Release.gpg" "$repo/Release"
+  # The flat repository index, signed with a throwaway key (one year) made for this mirror only.
+  orch_sign_flat_repo "$repo" "$keyfile" "$work/gnupg" "orchestrator.platform" \
+    "kubernetes v${k8s_version%.*} (built by orchestrator.platform)" "$arch" \
+    "orchestrator.platform release mirror <release@orchestrator.invalid>" 1y
   touch "$mirror/.complete"
   ln -sfn "$hash" "$ORCH_CACHE/mirror/current"
   find "$ORCH_CACHE/mirror" -mindepth 1 -maxdepth 1 -type d ! -name "$hash" -exec rm -rf {} +

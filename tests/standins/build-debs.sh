@@ -14,6 +14,8 @@ out=${1:?usage: build-debs.sh <mirror dir> <kubernetes version> [revision]}
 version=${2:?kubernetes version, e.g. 1.36.4}
 revision=${3:-1.1}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/apt-repo.sh
+source "$here/../../scripts/lib/apt-repo.sh"
 repo="$out/packages/kubernetes-apt"
 keydir="$out/files/kubernetes-release-key"
 work=$(mktemp -d "${TMPDIR:-/tmp}/orch-standin-debs.XXXXXX")
@@ -69,23 +71,9 @@ CONTROL
 done
 done
 
-# The flat repository index (deb <uri> /), as pkgs.k8s.io publishes it.
-(cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages && gzip -9kf Packages)
-{
-  echo "Origin: orchestrator.platform stand-ins"
-  echo "Label: kubernetes stand-ins v${version%.*}"
-  echo "Architectures: all amd64 arm64"
-  echo "Date: $(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S UTC')"
-  echo "SHA256:"
-  for f in Packages Packages.gz; do
-    printf ' %s %s %s\n' "$(sha256sum "$repo/$f" | cut -d' ' -f1)" "$(stat -c %s "$repo/$f")" "$f"
-  done
-} >"$repo/Release"
-
-# A throwaway signing key: apt on the nodes verifies InRelease against it (signed-by).
-export GNUPGHOME="$work/gnupg"
-gpg --batch --quiet --passphrase '' --quick-gen-key "orchestrator stand-in repository <standins@orchestrator.invalid>" ed25519 sign 1d
-gpg --batch --quiet --yes --armor --export >"$keydir/Release.key"
-gpg --batch --quiet --yes --clearsign --output "$repo/InRelease" "$repo/Release"
-gpg --batch --quiet --yes --armor --detach-sign --output "$repo/Release.gpg" "$repo/Release"
+# The flat repository index, signed with a throwaway key: apt on the nodes verifies InRelease
+# against it (signed-by).
+orch_sign_flat_repo "$repo" "$keydir/Release.key" "$work/gnupg" "orchestrator.platform stand-ins" \
+  "kubernetes stand-ins v${version%.*}" "all amd64 arm64" \
+  "orchestrator stand-in repository <standins@orchestrator.invalid>" 1d
 echo "$out: kubeadm kubelet kubectl $version ${STANDIN_EXTRA_VERSIONS:-}(-$revision, stand-ins), key sha256:$(sha256sum "$keydir/Release.key" | cut -d' ' -f1)"
