@@ -6,8 +6,11 @@ import tarfile
 from pathlib import Path
 
 import yaml
+from prerequisites import missing
 
 ROOT = Path(__file__).resolve().parents[3]
+# The official GPL-3.0 text as Debian ships it (package base-files): what COPYING must be, verbatim.
+OFFICIAL_GPL3 = Path("/usr/share/common-licenses/GPL-3")
 
 
 def _galaxy():
@@ -32,6 +35,19 @@ def test_galaxy_metadata():
         assert requirements[name] == spec, f"requirements.yml disagrees with galaxy.yml on {name}"
 
 
+def test_licence_is_the_official_gpl3_text():
+    """galaxy.yml says GPL-3.0-or-later and every module says "see COPYING": COPYING is the GPL-3.0
+    text, byte for byte."""
+    assert _galaxy()["license"] == ["GPL-3.0-or-later"]
+    assert (ROOT / "COPYING").is_file(), "no COPYING at the collection root"
+    if not OFFICIAL_GPL3.is_file():
+        missing(f"{OFFICIAL_GPL3} (Debian's base-files) is not on this machine to compare COPYING with")
+    assert (ROOT / "COPYING").read_bytes() == OFFICIAL_GPL3.read_bytes(), "COPYING is not the official GPL-3.0 text"
+    # No metadata that cannot be true: an address under example.invalid is a placeholder.
+    for key in ("documentation", "issues", "homepage"):
+        assert "example.invalid" not in str(_galaxy().get(key) or ""), f"galaxy.yml {key} is a placeholder"
+
+
 def test_build_and_offline_install(tmp_path):
     build = subprocess.run(
         ["ansible-galaxy", "collection", "build", str(ROOT), "--output-path", str(tmp_path), "--force"],
@@ -42,6 +58,7 @@ def test_build_and_offline_install(tmp_path):
     with tarfile.open(tarball) as tar:
         names = tar.getnames()
     assert "MANIFEST.json" in names
+    assert "COPYING" in names, "the licence file is not shipped"
     assert any(n.startswith("roles/") for n in names)
     assert any(n.startswith("playbooks/") for n in names)
     for excluded in ("tests/", "molecule/", "scripts/", "build/", ".ci/", ".config/"):
