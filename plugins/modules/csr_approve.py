@@ -29,6 +29,11 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
+  action_group:
+    description: Use C(group/orchestrator.platform.k8s) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - orchestrator.platform.k8s
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
