@@ -3,11 +3,12 @@
 # node count, a fresh converge and a no-op re-run on podman node containers, with the figures
 # printed at the end. Not a test: it measures. Targets (issue 4, on a 2-core machine): no-op re-run
 # of 6 nodes <= 60 s, 12 nodes <= 2x the 6-node time.
-#   scripts/bench-hostlayer.sh            3, 6 and 12 nodes
-#   scripts/bench-hostlayer.sh 6          one size
+#   scripts/bench-hostlayer.sh            3 and 6 nodes
+#   scripts/bench-hostlayer.sh 12         one size
 # Nodes: 1 control plane + 2 workers for 3 nodes, otherwise 3 control planes and the rest workers.
-# Uses the scenario's prepare (stand-in packages in a signed local repository, stand-in API servers)
-# and converge; containers orch-bench-*, network orch-bench (10.213.41.0/24); all removed at the end.
+# A REAL cluster: the scenario's prepare (the release's packages from the offline mirror, its
+# images from the rig's registry, tests/rig/nodes.yml) and converge (the real kubeadm init and
+# joins); containers orch-bench-*, network orch-bench (10.213.41.0/24); all removed at the end.
 # Ansible reaches the nodes over SSH (pipelining and ControlPersist from ansible.cfg, a throwaway
 # key made for the run), as real users do; BENCH_CONNECTION=podman measures the podman connection
 # instead. BENCH_LOG_DIR=<dir> keeps the playbook logs (profile them with
@@ -23,7 +24,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ORCH_ROOT"
 
 SIZES=("$@")
-[ "${#SIZES[@]}" -eq 0 ] && SIZES=(3 6 12)
+[ "${#SIZES[@]}" -eq 0 ] && SIZES=(3 6)
 NET=orch-bench
 SUBNET=10.213.41.0/24
 VIP=10.213.41.250
@@ -88,10 +89,15 @@ inventory() { # <control planes> <workers>
     echo "    node_prep_audit_load: false"
     echo "    node_prep_swapoff_now: false"
     echo "    node_prep_firewall_extra_rules: ['ip saddr @nodes udp dport 123 accept']"
-    # As in molecule/cluster: no kube-apiserver here, so step 2's PriorityClasses are rendered to
-    # files; the admin kubeconfig comes back to the run's directory; backups go to the first worker.
-    echo "    cluster_render_dir: $work/ephemeral/render"
-    echo "    control_plane_admin_kubeconfig_dest: $work/ephemeral/admin.conf"
+    # As in molecule/cluster: the rig's registry, containerd and kube-proxy in a node container,
+    # cgroup v1; the admin kubeconfig comes back to the run's directory; backups go to the first worker.
+    echo "    cluster_image_registry: '10.213.250.2:5000'"
+    echo "    container_runtime_registries: [{registry: '10.213.250.2:5000', server: 'http://10.213.250.2:5000'," \
+      "mirrors: [{url: 'http://10.213.250.2:5000'}]}]"
+    echo "    container_runtime_restrict_oom_score_adj: true"
+    echo "    kubeadm_config_kube_proxy_conntrack: {maxPerCore: 0}"
+    echo "    cluster_kubelet_fail_cgroup_v1: false"
+    echo "    cluster_kubeconfig: $work/ephemeral/admin.conf"
     echo "    etcd_backup_rsync_host: orch-bench-w1"
     echo "    etcd_backup_keep: 3"
     echo "    etcd_backup_rsync_keep: 2"
@@ -143,7 +149,7 @@ for size in "${SIZES[@]}"; do
   i=11
   for n in "${nodes[@]}"; do
     podman run -d --name "$n" --hostname "$n" --network "$NET" --ip "10.213.41.$i" "${hosts[@]}" \
-      --privileged --systemd=always --runtime runc \
+      --privileged --systemd=always --runtime runc --cgroupns=private \
       --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 -v /var/lib/containerd \
       -v "$work/ephemeral:/srv/molecule:ro" "$ORCH_NODE_IMAGE" /sbin/init >/dev/null
     i=$((i + 1))
@@ -161,7 +167,8 @@ for size in "${SIZES[@]}"; do
   create=$(($(date +%s) - start))
   inventory "$cps" "$ws"
   export MOLECULE_EPHEMERAL_DIRECTORY="$work/ephemeral"
-  ansible-playbook -i "$work/inventory.yml" "$SCENARIO/prepare.yml" >"$work/prepare-$size.log" 2>&1
+  ansible-playbook -i "$work/inventory.yml" "$SCENARIO/prepare.yml" >"$work/prepare-$size.log" 2>&1 ||
+    { echo "prepare of $size nodes failed:"; tail -40 "$work/prepare-$size.log"; exit 1; }
   load_fresh=$(cut -d' ' -f1 /proc/loadavg)
   node_cpu_before=$(nodes_cpu)
   start=$(date +%s)

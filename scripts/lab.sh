@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The lab: five Debian 12 node containers (three control planes, two workers) on the podman
-# network orch-lab, and playbooks/site.yml run against inventories/lab.
+# network orch-lab, and playbooks/site.yml run against inventories/lab with the release built
+# here: the offline mirror of scripts/build-mirror.sh (mounted read-only in every node) and the
+# image registry of scripts/rig-registry.sh. The rig's part of each node (tests/rig/nodes.yml:
+# host-global sysctls masked, the bridge pod network, the kubeadm call record) runs first.
 #   scripts/lab.sh up      set-up (scripts/setup.sh), network and containers (reused when present),
-#                          then site.yml; prints what it created and what each play changed
+#                          then site.yml; prints what it created, what each play changed, where
+#                          the admin kubeconfig is and `kubectl get nodes`
 #   scripts/lab.sh down    removes the containers and the network
 # Environment: LAB_MIRROR=<dir or URL> sets cluster_mirror for the run; LAB_TIMEOUT (seconds,
 # default 1800) bounds the playbook run; LAB_SETUP=0 skips scripts/setup.sh; LAB_PLAYBOOK runs
@@ -15,6 +19,7 @@ cd "$ORCH_ROOT"
 
 NETWORK=orch-lab
 SUBNET=10.89.100.0/24
+LAB_VIP=10.89.100.100
 declare -A ADDRESS=(
   [orch-lab-cp1]=10.89.100.11 [orch-lab-cp2]=10.89.100.12 [orch-lab-cp3]=10.89.100.13
   [orch-lab-w1]=10.89.100.21 [orch-lab-w2]=10.89.100.22
@@ -66,8 +71,9 @@ up() {
       running) reused+=("$node") ;;
       "")
         pm run -d --name "$node" --hostname "$node" --network "$NETWORK" --ip "${ADDRESS[$node]}" \
-          "${add_hosts[@]}" --privileged --systemd=always --runtime runc \
+          "${add_hosts[@]}" --privileged --systemd=always --runtime runc --cgroupns=private \
           --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 -v /var/lib/containerd \
+          -v "$ORCH_CACHE/mirror:/srv/orch-mirror:ro" \
           --label orchestrator.lab=1 "$ORCH_NODE_IMAGE" /sbin/init >/dev/null
         created+=("$node") ;;
       *) pm start "$node" >/dev/null; started+=("$node") ;;
@@ -79,10 +85,19 @@ up() {
   [ "${#started[@]}" -gt 0 ] && say "containers started again: ${started[*]}"
   [ "${#reused[@]}" -gt 0 ] && say "containers reused (already running): ${reused[*]}"
 
-  local extra=()
-  [ -n "${LAB_MIRROR:-}" ] && extra+=(-e "cluster_mirror=$LAB_MIRROR")
+  local extra=() registry mirror
+  registry=$(bash scripts/rig-registry.sh up) || die "the rig's image registry did not start (scripts/rig-registry.sh up)"
+  bash scripts/build-images.sh >/dev/null || die "the release's images are not in the registry (scripts/build-images.sh)"
+  mirror=$(bash scripts/build-mirror.sh) || die "no offline mirror of the release (scripts/build-mirror.sh)"
+  say "image registry $registry; offline mirror $mirror (in the nodes: /srv/orch-mirror/${mirror##*/})"
+  extra+=(-e "cluster_mirror=${LAB_MIRROR:-/srv/orch-mirror/${mirror##*/}}")
+  # Step 2 writes the admin kubeconfig here; every later step reads it from here.
+  extra+=(-e "cluster_kubeconfig=$LOG_DIR/admin.conf")
   mkdir -p "$LOG_DIR"
   [ -f "$PLAYBOOK" ] || die "no playbook $PLAYBOOK"
+  say "the rig's part of each node: tests/rig/nodes.yml"
+  ANSIBLE_NOCOLOR=1 timeout 600 ansible-playbook -i inventories/lab/hosts.yml tests/rig/nodes.yml >"$LOG_DIR/rig.log" 2>&1 \
+    || die "tests/rig/nodes.yml failed (log: lab/rig.log)"
   say "running $PLAYBOOK on inventories/lab (time-out ${LAB_TIMEOUT}s; full log: lab/site.log)"
   set +e
   ANSIBLE_NOCOLOR=1 timeout --kill-after=30 "$LAB_TIMEOUT" \
@@ -90,7 +105,21 @@ up() {
   rc=$?
   set -e
   report "$rc"
+  cluster_access
   return "$rc"
+}
+
+# Where the admin kubeconfig is, and the nodes as the API server sees them.
+cluster_access() {
+  local conf="$LOG_DIR/admin.conf"
+  if [ ! -f "$conf" ]; then
+    say "no cluster yet: step 2 did not write the admin kubeconfig ($conf)"
+    return 0
+  fi
+  say "admin kubeconfig: $conf (server: the VIP ${LAB_VIP}:8443)"
+  say "kubectl --kubeconfig $conf get nodes:"
+  timeout 60 kubectl --kubeconfig "$conf" get nodes -o wide 2>/dev/null ||
+    timeout 60 podman exec orch-lab-cp1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o wide || true
 }
 
 # What the run did: the tasks that changed something, the play recap, and where it stopped.

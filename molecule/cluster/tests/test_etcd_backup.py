@@ -1,8 +1,8 @@
-"""etcd backups against a REAL etcd (Debian etcd-server, TLS, kubeadm's certificate paths; see
-prepare-etcd.yml): the timer is scheduled, its service takes verified snapshots, keeps the newest
-etcd_backup_keep (3 in this scenario) and copies each to orch-cl-w2, which keeps
-etcd_backup_rsync_keep (2) per control plane; a snapshot that cannot be taken fails the service
-and leaves nothing behind.
+"""etcd backups against the cluster's REAL etcd (kubeadm's stacked etcd: a static pod on each
+control plane, three members, TLS with kubeadm's certificates): the timer is scheduled, its
+service takes verified snapshots, keeps the newest etcd_backup_keep (3 in this scenario) and
+copies each to orch-cl-w2, which keeps etcd_backup_rsync_keep (2) per control plane; a snapshot
+that cannot be taken fails the service and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 
 import pytest
 import testinfra
+from rig import until
 
 CONTROL_PLANES = ["orch-cl-cp1", "orch-cl-cp2", "orch-cl-cp3"]
 TARGET = "orch-cl-w2"
@@ -98,8 +99,11 @@ def test_a_failed_snapshot_fails_the_service_and_leaves_nothing():
     assert cp.run("systemctl start etcd-backup.service").rc == 0
     good = metrics(cp)
     before = snapshots(cp, "/var/backups/etcd")
-    cp.check_output("systemctl stop etcd")
+    # kubeadm's etcd is a static pod: without its manifest the kubelet stops this member (the other
+    # two keep the quorum).
+    cp.check_output("mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.parked")
     try:
+        assert until(lambda: cp.run(f"{ETCDCTL} --command-timeout=2s endpoint health").rc != 0, timeout=60)
         run = cp.run("systemctl start etcd-backup.service")
         assert run.rc != 0
         # The failure is recorded; the last success stays what it was, so the backup age keeps growing.
@@ -111,4 +115,6 @@ def test_a_failed_snapshot_fails_the_service_and_leaves_nothing():
         assert snapshots(cp, "/var/backups/etcd") == before
         assert not cp.run("ls -A /var/backups/etcd | grep -E 'tmp|part'").stdout.strip()
     finally:
-        cp.check_output("systemctl start etcd")
+        cp.check_output("mv /etc/kubernetes/etcd.yaml.parked /etc/kubernetes/manifests/etcd.yaml")
+    assert until(lambda: cp.run(f"{ETCDCTL} --command-timeout=2s endpoint health").rc == 0, timeout=120), \
+        "the member did not come back"

@@ -1,8 +1,9 @@
 """Step 1 on five nodes, against the real services: containerd, chrony, the host firewall, sysctl
-and audit files, the held Kubernetes packages (stand-ins from a signed local repository), and the
-API endpoint: VIP through HAProxy to the stand-in kube-apiservers, failover of the VIP, HAProxy
-leaving a dead listener."""
+and audit files, the held Kubernetes packages (the real release, from the signed local mirror),
+and the API endpoint: VIP through HAProxy to the real kube-apiservers, failover of the VIP, HAProxy
+leaving a control plane whose API server is gone."""
 
+import re
 import time
 
 import pytest
@@ -14,7 +15,9 @@ VIP = "10.213.40.250"
 API_PORT = 8443
 APISERVER_PORT = 6443
 VERSION = "1.36.4-1.1"
-STANDIN = "orchestrator-standin-apiserver.service"
+REGISTRY = "10.213.250.2:5000"
+MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+PARKED = "/etc/kubernetes/kube-apiserver.yaml.parked"
 
 
 def _host(name):
@@ -43,7 +46,7 @@ def test_containerd_runs_with_the_rendered_config(host):
     # What containerd actually parsed, not just the file.
     dump = host.check_output("containerd config dump")
     assert "SystemdCgroup = true" in dump
-    assert 'sandbox_image = "registry.k8s.io/pause:3.10.2"' in dump
+    assert f'sandbox_image = "{REGISTRY}/pause:3.10.2"' in dump
     assert 'config_path = "/etc/containerd/certs.d"' in dump
     assert host.run("ctr version").rc == 0
 
@@ -155,8 +158,9 @@ def test_kubernetes_packages_installed_at_the_pinned_version_and_held(host):
     for package in ("kubeadm", "kubelet", "kubectl"):
         assert host.check_output(f"dpkg-query -W -f '${{Version}}' {package}") == VERSION
         assert package in holds, package
-    # The stand-in says what it is.
-    assert "stand-in" in host.check_output("kubelet --version")
+    # The real release, built from its Go modules.
+    assert host.check_output("kubelet --version") == "Kubernetes v1.36.4"
+    assert host.check_output("kubectl version --client -o json").count('"gitVersion": "v1.36.4"') == 1
 
 
 def test_kubernetes_repository_is_signed_and_verified(host):
@@ -176,12 +180,31 @@ def _vip_holders():
 
 
 def _through_vip(count=9):
+    """Which API server answered each of <count> TLS connections to the VIP: HAProxy passes TLS
+    through, so the serving certificate names the control plane behind it (its own DNS name)."""
     client = _host("orch-cl-w1")
     answers = []
     for _ in range(count):
-        out = client.run(f"curl -sk --max-time 3 https://{VIP}:{API_PORT}/healthz")
-        answers.append(out.stdout.strip().removeprefix("ok ") if out.rc == 0 else f"error {out.rc}")
+        out = client.run(
+            f"openssl s_client -connect {VIP}:{API_PORT} </dev/null 2>/dev/null"
+            " | openssl x509 -noout -ext subjectAltName")
+        names = [n for n in re.findall(r"DNS:([^,\s]+)", out.stdout) if n in CONTROL_PLANES]
+        answers.append(names[0] if out.rc == 0 and len(names) == 1 else f"error {out.rc} {out.stdout!r}")
     return answers
+
+
+def _stop_apiserver(name):
+    """Take the static pod's manifest away: the kubelet stops the kube-apiserver of that node."""
+    _host(name).check_output(f"mv {MANIFEST} {PARKED}")
+    assert _until(lambda: _host(name).run(f"curl -sk --max-time 2 https://127.0.0.1:{APISERVER_PORT}/readyz").rc != 0,
+                  timeout=60), f"{name}: kube-apiserver still answers"
+
+
+def _start_apiserver(name):
+    _host(name).check_output(f"mv {PARKED} {MANIFEST}")
+    assert _until(lambda: _host(name).run(
+        f"curl -sk --max-time 2 https://127.0.0.1:{APISERVER_PORT}/readyz").stdout.strip() == "ok", timeout=120), \
+        f"{name}: kube-apiserver did not come back"
 
 
 def _backend_status(holder, backend):
@@ -213,14 +236,14 @@ def test_the_vip_reaches_every_apiserver_through_haproxy():
 def test_haproxy_leaves_a_control_plane_whose_apiserver_died():
     holder = _until(_vip_holders)[0]
     victim = next(n for n in CONTROL_PLANES if n != holder)
-    _host(victim).run(f"systemctl stop {STANDIN}")
+    _stop_apiserver(victim)
     try:
         assert _until(lambda: (_backend_status(holder, victim) or "").startswith("DOWN"), timeout=20), \
             _backend_status(holder, victim)
         answers = _through_vip(9)
         assert victim not in answers and all(not a.startswith("error") for a in answers), answers
     finally:
-        _host(victim).run(f"systemctl start {STANDIN}")
+        _start_apiserver(victim)
     assert _until(lambda: _backend_status(holder, victim) == "UP", timeout=20)
 
 
@@ -238,12 +261,12 @@ def test_the_vip_moves_when_the_keepalived_master_stops():
 
 def test_the_vip_leaves_a_control_plane_whose_local_apiserver_died():
     holder = _until(_vip_holders)[0]
-    _host(holder).run(f"systemctl stop {STANDIN}")
+    _stop_apiserver(holder)
     try:
         moved = _until(lambda: [n for n in _vip_holders() if n != holder], timeout=20)
         assert len(moved) == 1, moved
     finally:
-        _host(holder).run(f"systemctl start {STANDIN}")
+        _start_apiserver(holder)
 
 
 @pytest.mark.parametrize("node", WORKERS)
