@@ -63,11 +63,12 @@ def failures(result: dict) -> list[tuple[str, str, str]]:
     return found
 
 
-def assert_nothing_changed(result: dict, before: dict[str, str]) -> None:
+def assert_nothing_changed(result: dict, before: dict[str, str], after: dict[str, str]) -> None:
+    """No task reported a change, and the nodes' fingerprints `after` the runs are those `before`."""
     for host, stats in result["stats"].items():
         assert stats["changed"] == 0, f"{host} reports changes"
         assert stats["unreachable"] == 0, f"{host} was unreachable"
-    after = fingerprints()
+    assert sorted(after) == sorted(before)
     for node, print_before in before.items():
         assert after[node] == print_before, f"{node} changed (packages or /etc)"
 
@@ -96,13 +97,45 @@ def test_every_case_is_complete():
     assert not missing, f"rules not described in docs/inventory.md: {missing}"
 
 
+# The runs that are not catalogue cases, started in the same pool as the cases (they are as
+# independent of each other): the valid inventory in normal and check mode, and the example one.
+VALID = {
+    "run": (HERE / "valid" / "hosts.yml",),
+    "check": (HERE / "valid" / "hosts.yml", "--check", "--diff"),
+}
+EXAMPLE = (
+    ROOT / "inventories" / "example", "-e", "ansible_connection=local", "-e", "ansible_become=false",
+    "-e", "api_endpoint_vrrp_password=example",
+)
+
+
 @pytest.fixture(scope="module")
-def catalogue_runs(nodes):
-    """Every case's preflight run, PARALLEL cases at a time: each is a separate ansible-playbook
-    process, and most of their time is spent waiting on the nodes, not on the 2 cores."""
+def all_runs(nodes):
+    """Every preflight run of this module, PARALLEL at a time: each case, the valid inventory in
+    both modes and the example inventory. Each is a separate ansible-playbook process. Those three
+    (slower than most cases) are started first so that the pool does not end on them."""
+    jobs = {("valid", mode): args for mode, args in VALID.items()}
+    jobs[("example", "")] = EXAMPLE
+    jobs.update({("case", case): (CATALOGUE / case / "hosts.yml",) for case in CASES})
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        results = pool.map(lambda case: run_preflight(CATALOGUE / case / "hosts.yml"), CASES)
-        return dict(zip(CASES, results, strict=True))
+        futures = {key: pool.submit(run_preflight, *args) for key, args in jobs.items()}
+        runs = {key: future.result() for key, future in futures.items()}
+    # The nodes' fingerprints once every run has ended: what each test compares with those taken
+    # before the first run (one reading instead of one per test; no run happens in between).
+    return runs, fingerprints()
+
+
+@pytest.fixture(scope="module")
+def catalogue_runs(all_runs):
+    """The catalogue cases' runs, by case."""
+    runs, _after = all_runs
+    return {case: result for (kind, case), result in runs.items() if kind == "case"}
+
+
+@pytest.fixture(scope="module")
+def after(all_runs) -> dict[str, str]:
+    """The fingerprints of the nodes after every run of this module."""
+    return all_runs[1]
 
 
 def test_every_case_ran(catalogue_runs):
@@ -113,7 +146,7 @@ def test_every_case_ran(catalogue_runs):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_invalid_inventory_fails_in_preflight(nodes, catalogue_runs, case):
+def test_invalid_inventory_fails_in_preflight(nodes, catalogue_runs, after, case):
     want = expect(case)
     rc, result, stderr, took = catalogue_runs[case]
     failed = failures(result)
@@ -128,31 +161,27 @@ def test_invalid_inventory_fails_in_preflight(nodes, catalogue_runs, case):
     messages = " ".join(msg for _, _, msg in failed)
     assert want["variable"] in messages, f"{case}: variable {want['variable']!r} not named: {messages}"
     assert want["fix"] in messages, f"{case}: fix {want['fix']!r} not given: {messages}"
-    # (d) no node changed (the fingerprints are those after every case ran).
-    assert_nothing_changed(result, nodes)
+    # (d) no node changed (the fingerprints are those after every run of this module).
+    assert_nothing_changed(result, nodes, after)
 
 
-@pytest.mark.parametrize("mode", ["run", "check"])
-def test_valid_inventory_passes(nodes, mode):
-    extra = ("--check", "--diff") if mode == "check" else ()
-    rc, result, stderr, took = run_preflight(HERE / "valid" / "hosts.yml", *extra)
+@pytest.mark.parametrize("mode", list(VALID))
+def test_valid_inventory_passes(nodes, all_runs, after, mode):
+    rc, result, stderr, took = all_runs[0][("valid", mode)]
     assert rc == 0 and not failures(result), (
         f"valid inventory failed ({mode}, {took:.1f}s): {failures(result)} {stderr[-1500:]}"
     )
     hosts = {h for h in result["stats"] if h != "localhost"}
     assert hosts == {"orch-pf-t1", "orch-pf-t2", "orch-pf-t3"}, hosts
-    assert_nothing_changed(result, nodes)
+    assert_nothing_changed(result, nodes, after)
 
 
-def test_example_inventory_passes_the_controller_rules():
+def test_example_inventory_passes_the_controller_rules(all_runs):
     """inventories/example passes every variable and inventory-wide rule. Its hosts cannot be
     reached here, so they are all pointed at this machine (connection local): only rules of the
     nodes may then fail, and the six "nodes" sharing one address must. The VRRP password comes from
-    a vault in a real inventory; it is given here."""
-    rc, result, stderr, _took = run_preflight(
-        ROOT / "inventories" / "example", "-e", "ansible_connection=local", "-e", "ansible_become=false",
-        "-e", "api_endpoint_vrrp_password=example",
-    )
+    a vault in a real inventory; it is given here (EXAMPLE)."""
+    rc, result, stderr, _took = all_runs[0][("example", "")]
     failed = failures(result)
     assert rc != 0 and len(failed) == 1, stderr[-1500:]
     found = reported_rules(failed)
