@@ -7,7 +7,10 @@ variables of fixtures/scenario-<name>.yml. The tests read what the roles wrote a
 
 from __future__ import annotations
 
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from gitops_render import FIXTURES, Render, load_render, run_playbook
@@ -15,14 +18,22 @@ from gitops_render import FIXTURES, Render, load_render, run_playbook
 SCENARIOS = ("argocd", "direct")
 
 
+def _render(out: Path, name: str) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
+    run = run_playbook(out, "-e", f"@{FIXTURES / f'scenario-{name}.yml'}")
+    return run, time.monotonic() - start
+
+
 @pytest.fixture(scope="session")
 def render(tmp_path_factory) -> dict[str, Render]:
+    # The scenarios are independent renders (one ansible-playbook each, into its own directory):
+    # they run at the same time, which uses both cores of the test machine.
+    outs = {name: tmp_path_factory.mktemp(f"render-{name}") for name in SCENARIOS}
+    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {name: pool.submit(_render, outs[name], name) for name in SCENARIOS}
+        runs = {name: future.result() for name, future in futures.items()}
     results = {}
-    for name in SCENARIOS:
-        out = tmp_path_factory.mktemp(f"render-{name}")
-        start = time.monotonic()
-        run = run_playbook(out, "-e", f"@{FIXTURES / f'scenario-{name}.yml'}")
-        took = time.monotonic() - start
+    for name, (run, took) in runs.items():
         assert run.returncode == 0, f"10_gitops.yml ({name}) failed:\n{run.stdout[-5000:]}\n{run.stderr[-2000:]}"
-        results[name] = load_render(out, run.stdout + run.stderr, took)
+        results[name] = load_render(outs[name], run.stdout + run.stderr, took)
     return results
