@@ -5,6 +5,12 @@ holding its encryption configuration, its static pod manifest and the rotation m
 servers, the kubelet and the Secrets API are the stand-ins of lifecycle_standins.py. After each
 phase the files are asserted (key order, key material, marker), and throughout the run the
 stand-ins check that every stored Secret stays readable by every running API server.
+
+The four scenarios that run the playbook are independent (each its own rig: directories, ports,
+stand-ins), so the `scenarios` fixture runs them at the same time, one thread each, and each test
+re-raises what its scenario raised. Each run is one ansible-playbook process, mostly in plays with
+serial: 1 (one host at a time, about one core busy), so on the 2 cores of the test machine the
+scenarios overlap instead of queueing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[3]
 NODES = ["cp1", "cp2", "cp3"]
 OLD = {"name": "key-202601010000", "secret": base64.b64encode(b"o" * 32).decode()}
 HEADER = "# Encryption at rest of orchestrator: THE SOURCE OF TRUTH for the keys (test copy).\n"
+# A guard against a hung run, not a performance limit: the scenarios' runs share the cores.
+RUN_TIMEOUT = 900
 
 
 def initial_config() -> str:
@@ -39,6 +48,7 @@ def initial_config() -> str:
 class Rig:
     def __init__(self, root: Path):
         self.root = root
+        self.runs = 0  # playbook runs started
         for name in NODES:
             (root / name / "manifests").mkdir(parents=True)
             (root / name / "manifests" / "kube-apiserver.yaml").write_text("# stand-in static pod\n")
@@ -67,11 +77,12 @@ class Rig:
         self.inventory.write_text(yaml.safe_dump(inventory))
 
     def run(self, stop_after: int | None = None, *more: str) -> subprocess.CompletedProcess:
+        self.runs += 1
         extra = (["-e", f"encryption_rotation_stop_after={stop_after}"] if stop_after else []) + list(more)
         env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(self.root / "ansible-tmp"))
         return subprocess.run(
             ["ansible-playbook", "-i", str(self.inventory), str(ROOT / "playbooks/rotate_encryption_key.yml"), *extra],
-            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False)
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=RUN_TIMEOUT, check=False)
 
     def keys(self, name: str) -> list[dict]:
         doc = yaml.safe_load((self.root / name / "encryption-config.yaml").read_text())
@@ -85,20 +96,27 @@ class Rig:
         return [node for _, node, what, _ in self.cluster.events if what == "stop"]
 
 
+def new_rig() -> Rig:
+    return Rig(Path(tempfile.mkdtemp(prefix="orch-lc-enc-", dir="/tmp")))
+
+
+def remove_rig(rig: Rig) -> None:
+    rig.cluster.shutdown()
+    subprocess.run(["rm", "-rf", str(rig.root)], check=False)
+
+
 @pytest.fixture
 def rig():
-    root = Path(tempfile.mkdtemp(prefix="orch-lc-enc-", dir="/tmp"))
-    rig = Rig(root)
+    rig = new_rig()
     yield rig
-    rig.cluster.shutdown()
-    subprocess.run(["rm", "-rf", str(root)], check=False)
+    remove_rig(rig)
 
 
 def ok(proc: subprocess.CompletedProcess):
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
 
 
-def test_rotation_phase_by_phase_keeps_every_secret_readable(rig):
+def phase_by_phase(rig):
     # Phase 1: the new key is the SECOND key on every control plane, every API server restarted
     # once, one at a time; the Secrets are still stored with the old key.
     ok(rig.run(stop_after=1))
@@ -157,7 +175,7 @@ def test_rotation_phase_by_phase_keeps_every_secret_readable(rig):
     assert rig.cluster.violations == []
 
 
-def test_interrupted_rotation_resumes_with_the_same_key(rig):
+def interrupted(rig):
     # cp2's kubelet does not bring its API server back: the run stops there, cp3 is not touched.
     rig.cluster.nodes["cp2"].broken = True
     proc = rig.run()
@@ -182,7 +200,7 @@ def test_interrupted_rotation_resumes_with_the_same_key(rig):
     assert rig.cluster.violations == []
 
 
-def test_check_mode_plans_every_phase_and_changes_nothing(rig):
+def check_mode(rig):
     before = {name: (rig.root / name / "encryption-config.yaml").read_text() for name in NODES}
     proc = rig.run(None, "--check")
     ok(proc)
@@ -195,7 +213,7 @@ def test_check_mode_plans_every_phase_and_changes_nothing(rig):
     assert rig.cluster.stored_keys() == {OLD["name"]}
 
 
-def test_disagreeing_control_planes_are_refused(rig):
+def disagreeing(rig):
     config = rig.root / "cp3" / "encryption-config.yaml"
     config.write_text(config.read_text().replace(OLD["name"], "key-other"))
     proc = rig.run()
@@ -203,6 +221,56 @@ def test_disagreeing_control_planes_are_refused(rig):
     assert "identical" in proc.stdout
     assert rig.restarts() == []
     assert all(rig.marker(name) is None for name in NODES)
+
+
+# Each scenario and the number of playbook runs it makes (checked: a scenario that stopped early
+# without an error would otherwise pass).
+SCENARIOS = {
+    "phase_by_phase": (phase_by_phase, 4),
+    "interrupted": (interrupted, 2),
+    "check_mode": (check_mode, 1),
+    "disagreeing": (disagreeing, 1),
+}
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    """Every scenario above, at the same time, each on its own rig: what each raised (or None) and
+    how many playbook runs it made."""
+    rigs = {name: new_rig() for name in SCENARIOS}
+    try:
+        with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+            futures = {name: pool.submit(scenario, rigs[name]) for name, (scenario, _runs) in SCENARIOS.items()}
+            outcome = {name: (future.exception(), rigs[name].runs) for name, future in futures.items()}
+    finally:
+        for rig in rigs.values():
+            remove_rig(rig)
+    return outcome
+
+
+def outcome_of(scenarios, name: str) -> None:
+    """Re-raise what the scenario raised (its traceback points at the failed assertion); else check
+    that it made all its playbook runs."""
+    error, runs = scenarios[name]
+    if error is not None:
+        raise error
+    assert runs == SCENARIOS[name][1], f"scenario {name}: {runs} playbook runs instead of {SCENARIOS[name][1]}"
+
+
+def test_rotation_phase_by_phase_keeps_every_secret_readable(scenarios):
+    outcome_of(scenarios, "phase_by_phase")
+
+
+def test_interrupted_rotation_resumes_with_the_same_key(scenarios):
+    outcome_of(scenarios, "interrupted")
+
+
+def test_check_mode_plans_every_phase_and_changes_nothing(scenarios):
+    outcome_of(scenarios, "check_mode")
+
+
+def test_disagreeing_control_planes_are_refused(scenarios):
+    outcome_of(scenarios, "disagreeing")
 
 
 def test_the_invariant_check_catches_a_new_key_written_before_every_server_reads_it(rig):
