@@ -58,6 +58,19 @@ if [ "$(cat "$ORCH_VENV_CORE_MIN/.orch-stamp" 2>/dev/null)" != "$(orch_core_min_
   orch_core_min_hash > "$ORCH_VENV_CORE_MIN/.orch-stamp"
 fi
 
+# 2c. The documentation tools of the lint gate (ansible-builder, antsibull-docs) in a third
+#     virtualenv, so that their dependencies never move the test virtualenv's pins.
+ORCH_VENV_DOCS="${ORCH_VENV_DOCS:-$ORCH_CACHE/venv-docs}"
+docs_hash=$(cat requirements-docs.txt constraints-docs.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$ORCH_VENV_DOCS/.orch-stamp" 2>/dev/null)" != "$docs_hash" ]; then
+  log "creating the virtualenv $ORCH_VENV_DOCS (ansible-builder, antsibull-docs)"
+  rm -rf "$ORCH_VENV_DOCS"
+  "$ORCH_PYTHON" -m venv "$ORCH_VENV_DOCS"
+  "$ORCH_VENV_DOCS/bin/pip" install -q -r requirements-docs.txt -c constraints-docs.txt >"$ORCH_CACHE/pip-docs.log" 2>&1 \
+    || { cat "$ORCH_CACHE/pip-docs.log" >&2; exit 1; }
+  echo "$docs_hash" > "$ORCH_VENV_DOCS/.orch-stamp"
+fi
+
 # 3. Our collection where Ansible and ansible-lint look for it (a symlink to the work tree).
 mkdir -p "$ORCH_COLLECTIONS/ansible_collections/orchestrator"
 ln -sfn "$ORCH_ROOT" "$ORCH_COLLECTIONS/ansible_collections/orchestrator/platform"

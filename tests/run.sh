@@ -10,11 +10,27 @@ ALL_GATES=(lint sanity units core_min syntax pytest molecule)
 gates=("$@")
 [ "${#gates[@]}" -eq 0 ] && gates=("${ALL_GATES[@]}")
 
+ORCH_VENV_DOCS="${ORCH_VENV_DOCS:-$ORCH_CACHE/venv-docs}"
+# The execution-environment definition as ansible-builder reads it: every controller requirement
+# (requirements.txt, bindep.txt through meta/execution-environment.yml) must be found.
+_ee_introspect() {
+  local out want
+  out=$("$ORCH_VENV_DOCS/bin/ansible-builder" introspect --sanitize "$ORCH_COLLECTIONS") || return 1
+  for want in $(grep -Eo '^[A-Za-z0-9_.-]+' requirements.txt) $(grep -Eo '^[A-Za-z0-9_.-]+' bindep.txt); do
+    grep -q "^- '$want.*from collection orchestrator.platform'" <<<"$out" \
+      || { echo "ansible-builder introspect does not list $want:"; echo "$out"; return 1; }
+  done
+}
+
 gate_lint() {
+  [ -x "$ORCH_VENV_DOCS/bin/antsibull-docs" ] || { echo "lint: no $ORCH_VENV_DOCS (run scripts/setup.sh)"; return 1; }
   yamllint --strict . &&
     ansible-lint &&
     ruff check . &&
-    antsibull-changelog lint
+    antsibull-changelog lint &&
+    _ee_introspect &&
+    "$ORCH_VENV_DOCS/bin/antsibull-docs" lint-collection-docs --plugin-docs \
+      "$ORCH_COLLECTIONS/ansible_collections/orchestrator/platform"
 }
 
 # ansible-test wants the collection at a real path named ansible_collections/<ns>/<name>.
