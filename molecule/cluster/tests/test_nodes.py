@@ -4,10 +4,10 @@ and the API endpoint: VIP through HAProxy to the real kube-apiservers, failover 
 leaving a control plane whose API server is gone."""
 
 import re
-import time
 
 import pytest
 import testinfra
+from rig import until as _until
 
 CONTROL_PLANES = ["orch-cl-cp1", "orch-cl-cp2", "orch-cl-cp3"]
 WORKERS = ["orch-cl-w1", "orch-cl-w2"]
@@ -26,16 +26,6 @@ def _host(name):
 
 def _name(host):
     return host.backend.hostname
-
-
-def _until(probe, timeout=30, interval=1):
-    """Poll probe() until it returns something truthy; return the last value."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = probe()
-    return value
 
 
 # containerd -------------------------------------------------------------------------------------
