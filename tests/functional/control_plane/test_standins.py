@@ -1,4 +1,5 @@
-"""The recording stand-ins behave as the molecule scenario relies on (run here under a scratch root).
+"""The recording stand-ins behave as the tests that still use them rely on (the failure-injection tests of
+control_plane and the day-2 lifecycle tests; molecule/cluster runs the real kubeadm), run here under a scratch root.
 
 They are test doubles, not kubeadm: this checks that they say so, record each call without the
 secrets, create the files the real commands leave, refuse a second init or join as kubeadm's
