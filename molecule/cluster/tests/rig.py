@@ -38,8 +38,7 @@ def kubectl(*args: str, stdin: str | None = None, on: str = "orch-cl-cp1", check
             timeout: float = 120) -> subprocess.CompletedProcess:
     """kubectl with the admin kubeconfig on a control plane (podman exec: no port leaves the rig)."""
     argv = ["podman", "exec", "-i", on, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", *args]
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True,  # noqa: S603 - fixed argv, no shell
-                          timeout=timeout, check=False)
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: rc={done.returncode}\n{done.stdout}\n{done.stderr}")
     return done

@@ -182,10 +182,10 @@ def test_kubectl_logs_reads_a_pod_on_a_worker(workload):
     assert "test-server" in logs and "listening on :8080" in logs, logs
 
 
-def test_kubectl_exec_runs_in_a_pod_on_each_worker():
-    pod = kubectl_json("-n", NAMESPACE, "get", "pod", "client")
+def test_kubectl_exec_runs_a_command_in_a_pod(workload):
+    # The API server reaches the kubelet's serving endpoint (its certificate approved in step 4).
     out = kubectl("-n", NAMESPACE, "exec", "client", "--", "id", "-u").stdout.strip()
-    assert out == "65534" and pod["spec"]["nodeName"] in NODES
+    assert out == "65534", out
 
 
 # etcd, encryption at rest, audit, admission ------------------------------------------------------
