@@ -163,6 +163,8 @@ KUBELET: dict[str, Any] = {
     "containerLogMaxSize": STR,
     "containerLogMaxFiles": INT,
     "evictionHard": mapof(STR),
+    "imageGCHighThresholdPercent": INT,
+    "imageGCLowThresholdPercent": INT,
     "systemReserved": mapof(STR),
     "kubeReserved": mapof(STR),
     "featureGates": mapof(BOOL),

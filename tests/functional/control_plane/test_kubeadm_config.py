@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[3]
 CLUSTER_DEFAULTS = yaml.safe_load((ROOT / "roles/cluster/defaults/main.yml").read_text())
 VIP = "10.213.40.250"
 ISSUER = "https://login.example.com/realms/platform"
+# The test rig's kubelet eviction floors (molecule/cluster, inventories/lab).
+RIG_EVICTION = {"memory.available": "100Mi", "nodefs.available": "1Gi", "nodefs.inodesFree": "2%",
+                "imagefs.available": "1Gi", "imagefs.inodesFree": "2%"}
 
 PLAYBOOK = """
 - name: Render the kubeadm configuration on the control planes
@@ -114,7 +117,10 @@ def lab(tmp_path_factory):
          # The second control plane renders the TLS 1.3-only variant (same role run).
          "cp-b": {"kubeadm_config_tls_min_version": "VersionTLS13", "cluster_kubelet_fail_cgroup_v1": False,
                   "kubeadm_config_kubelet_protect_kernel_defaults": False,
-                  "kubeadm_config_kube_proxy_conntrack": {"maxPerCore": 0, "min": 0}}},
+                  "kubeadm_config_kube_proxy_conntrack": {"maxPerCore": 0, "min": 0},
+                  "kubeadm_config_kubelet_eviction_hard": RIG_EVICTION,
+                  "kubeadm_config_kubelet_image_gc_high_threshold_percent": 100,
+                  "kubeadm_config_kubelet_image_gc_low_threshold_percent": 99}},
     )
     first = run(base)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -487,3 +493,31 @@ def test_kubelet_kernel_defaults_and_kube_proxy_conntrack_switches(lab):
     assert kubelet_b["protectKernelDefaults"] is False
     assert proxy_b["conntrack"] == {"maxPerCore": 0, "min": 0}
     assert shape.validate(proxy_b) == []
+
+
+def test_kubelet_eviction_thresholds_and_image_gc(lab):
+    # Defaults (cp-a): the kubelet's own eviction thresholds (no evictionHard written) and its image GC
+    # percentages; cp-b: the rig's absolute floors and no image GC. The real kubeadm validates both
+    # files in test_the_real_kubeadm_accepts_both_tls_variants.
+    kubelet_a = by_kind(lab["base"], "cp-a")["KubeletConfiguration"]
+    assert "evictionHard" not in kubelet_a
+    assert (kubelet_a["imageGCHighThresholdPercent"], kubelet_a["imageGCLowThresholdPercent"]) == (85, 80)
+    kubelet_b = by_kind(lab["base"], "cp-b")["KubeletConfiguration"]
+    assert kubelet_b["evictionHard"] == RIG_EVICTION
+    assert (kubelet_b["imageGCHighThresholdPercent"], kubelet_b["imageGCLowThresholdPercent"]) == (100, 99)
+    assert shape.validate(kubelet_b) == []
+
+
+@pytest.mark.parametrize(("override", "named"), [
+    ({"kubeadm_config_kubelet_eviction_hard": {"nodefs.avail": "1Gi"}}, "evictionHard signals"),
+    ({"kubeadm_config_kubelet_image_gc_low_threshold_percent": 85}, "image GC thresholds"),
+    ({"kubeadm_config_kubelet_image_gc_high_threshold_percent": 101,
+      "kubeadm_config_kubelet_image_gc_low_threshold_percent": 90}, "image GC thresholds"),
+])
+def test_bad_eviction_or_gc_settings_are_refused_before_any_file(tmp_path, override, named):
+    base = write_lab(tmp_path, ["cp-a"], {"cp-a": override})
+    result = run(base)
+    assert result.returncode != 0
+    assert named in result.stdout
+    assert not (base / "cp-a" / "kubeadm-config.yaml").exists()
+    assert not (base / "cp-a" / "policy").exists()
