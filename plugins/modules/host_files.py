@@ -14,8 +14,10 @@ description:
     (C(stat), then C(copy) or C(file)). Every module run costs a Python start and the import of
     Ansible's module code on the node; a role that writes eight files through this module pays that
     once.
-  - The content is given as a string; render role templates on the controller with
-    C(lookup('ansible.builtin.template', ...)), as the C(template) action does.
+  - The content is given as a string (O(files[].content)) or as a template (O(files[].src)) that the
+    module's action plugin renders on the controller with the task's variables, as the
+    C(ansible.builtin.template) action does, before the module runs; an entry whose O(files[].when) is
+    false is left out (and its template not rendered).
   - Every entry is compared with the node first, and every changed file is written to a temporary
     file (beside it, or in the nearest existing parent of a directory this run creates) and checked
     with O(files[].validate). Only when every file has passed are the entries applied, in order - a
@@ -42,8 +44,22 @@ options:
         choices: [file, directory]
         default: file
       content:
-        description: The whole content of the file. Required with O(files[].state=file).
+        description: The whole content of the file. With O(files[].state=file), give either this or O(files[].src).
         type: str
+      src:
+        description:
+          - A template of the role (or playbook), looked up in its C(templates/) directories as
+            C(ansible.builtin.template) looks up its O(files[].src), and rendered on the controller
+            with the task's variables (C(ansible_managed) and the C(template_*) variables included).
+            Its output becomes O(files[].content). Mutually exclusive with O(files[].content).
+        type: str
+      when:
+        description:
+          - >-
+            V(false) leaves the entry out; its template is not rendered. A boolean, evaluated by
+            Jinja in the task's arguments, for example C(when: "{{ some_feature_enabled }}").
+        type: bool
+        default: true
       mode:
         description:
           - Octal mode, read as the C(ansible.builtin.file) module reads it - a string is octal
@@ -100,12 +116,16 @@ EXAMPLES = r"""
         mode: "0755"
         owner: root
         group: root
-      - dest: /etc/chrony/chrony.conf
-        content: "{{ lookup('ansible.builtin.template', 'etc/chrony/chrony.conf.j2') }}"
+      - src: etc/chrony/chrony.conf.j2
+        dest: /etc/chrony/chrony.conf
         mode: "0644"
         owner: root
         group: root
         validate: chronyd -p -f %s
+      - src: etc/chrony/ntp-server.conf.j2
+        dest: /etc/chrony/conf.d/ntp-server.conf
+        mode: "0644"
+        when: "{{ time_sync_allow | length > 0 }}"
   register: __time_sync_files
   notify: time_sync | Restart chrony
 
@@ -229,8 +249,14 @@ class HostFiles:
         self._pending = []
 
     def check_arguments(self):
+        # The action plugin leaves out the entries whose `when` is false and renders `src`; a module
+        # run without it (ansible.legacy, a test) gets the same list.
+        self.module.params["files"] = [entry for entry in self.module.params["files"] if entry["when"]]
         for entry in self.module.params["files"]:
             dest = entry["dest"]
+            if entry["src"] is not None:
+                self.fail("host_files: %s has src, which the host_files action plugin renders on the controller; "
+                          "run the module as an Ansible task (or give content)" % dest)
             if not os.path.isabs(dest):
                 self.fail("host_files: dest must be an absolute path: %s" % dest)
             if entry["state"] == "file" and entry["content"] is None:
@@ -405,6 +431,8 @@ def main():
                     "dest": {"type": "path", "required": True},
                     "state": {"type": "str", "choices": ["file", "directory"], "default": "file"},
                     "content": {"type": "str"},
+                    "src": {"type": "str"},
+                    "when": {"type": "bool", "default": True},
                     "mode": {"type": "raw"},
                     "owner": {"type": "str"},
                     "group": {"type": "str"},

@@ -2,7 +2,9 @@
 tags follow the conventions, secret-bearing tasks are no_log. What the roles do is tested for real
 in molecule/cluster."""
 
+import json
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -53,9 +55,40 @@ def test_tasks_are_named_tagged_and_fully_qualified(role):
 def test_secret_bearing_tasks_are_no_log():
     runtime = yaml.safe_load((ROLES / "container_runtime/tasks/main.yml").read_text())
     hosts = next(t for t in runtime if "hosts.toml" in t["name"])
-    assert hosts["no_log"] is True and hosts["ansible.builtin.template"]["mode"] == "0600"
+    entries = hosts["orchestrator.platform.host_files"]["files"]
+    toml = next(e for e in entries if e.get("src") == "etc/containerd/hosts.toml.j2")
+    assert hosts["no_log"] is True and toml["mode"] == "0600"
     endpoint = yaml.safe_load((ROLES / "api_endpoint/tasks/main.yml").read_text())
     keepalived = next(t for t in endpoint if "keepalived configuration" in t["name"])
     assert keepalived["no_log"] is True
     config = keepalived["orchestrator.platform.host_files"]["files"][0]
     assert config["dest"] == "/etc/keepalived/keepalived.conf" and config["mode"] == "0600"
+
+
+def _tasks(tasks):
+    for task in tasks or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _tasks(task.get(key))
+
+
+def test_host_files_tasks_are_plain_lists_of_entries():
+    """Every role writes its files with host_files as a YAML list of {src or content, dest, mode...}
+    entries, conditions in `when`: no Jinja-built list, no template lookup (the action plugin renders
+    `src` on the controller)."""
+    seen = 0
+    for path in sorted(ROLES.glob("*/tasks/*.yml")):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            args = task.get("orchestrator.platform.host_files")
+            if args is None:
+                continue
+            seen += 1
+            where = (str(path.relative_to(ROOT)), task["name"])
+            assert isinstance(args["files"], list), where
+            for entry in args["files"]:
+                assert isinstance(entry, dict) and "dest" in entry, where
+                assert "lookup(" not in json.dumps(entry), where
+                assert not ("src" in entry and "content" in entry), where
+                if "when" in entry:
+                    assert re.fullmatch(r"\{\{ [^{}]+ \}\}", entry["when"]), where
+    assert seen >= 12

@@ -266,3 +266,21 @@ def test_nothing_is_created_or_changed_when_a_later_file_fails_validation(monkey
     assert _mode(tmp_path / "new" / "sub") == 0o700 and _mode(tmp_path / "existing") == 0o700
     assert sorted(os.listdir(str(tmp_path / "new"))) == ["sub"]  # the staged file left no trace
     assert sorted(os.listdir(str(tmp_path / "new" / "sub"))) == ["a.conf"]
+
+
+def test_an_entry_whose_when_is_false_is_left_out(monkeypatch, tmp_path):
+    """The action plugin drops these entries before the module runs; the module run without it does too."""
+    files = [
+        {"dest": str(tmp_path / "skipped.conf"), "content": "x\n", "when": False},
+        {"dest": str(tmp_path / "kept.conf"), "content": "y\n", "when": True},
+    ]
+    result = _run(monkeypatch, files)
+    assert result["failed"] is False, result
+    assert result["changed_files"] == [str(tmp_path / "kept.conf")]
+    assert sorted(os.listdir(str(tmp_path))) == ["kept.conf"]
+
+
+def test_an_unrendered_src_is_refused(monkeypatch, tmp_path):
+    result = _run(monkeypatch, [{"dest": str(tmp_path / "a.conf"), "src": "etc/a.conf.j2"}])
+    assert result["failed"] is True and "action plugin renders" in result["msg"]
+    assert os.listdir(str(tmp_path)) == []
