@@ -59,6 +59,8 @@ def run_playbook(api: StandInApi, tmp: Path, mode: str, **extra) -> subprocess.C
     variables = {
         "canary_release_mode": mode,
         "canary_release_kubeconfig": str(api.kubeconfig(run_dir)),
+        # The stand-in is not this inventory's API endpoint: the kubeconfig check's escape hatch.
+        "cluster_kubeconfig_server": f"http://127.0.0.1:{api.port}",
         "canary_release_prometheus_url": api.url,
         "canary_release_poll": 0.2,
         "canary_release_windows": [0],

@@ -151,6 +151,8 @@ def lab(tmp_path):
                               "all_ipv6_addresses": [], "hostname": name, "nodename": name, "fqdn": name}
     inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable,
                                   "cluster_api_vip": VIP, "kubelet_serving_certs_kubeconfig": str(kubeconfig),
+                                  # The stand-in is not the VIP: the kubeconfig check's escape hatch.
+                                  "cluster_kubeconfig_server": f"http://127.0.0.1:{server.server_address[1]}",
                                   "kubelet_serving_certs_wait_timeout": 10},
                          "children": {"nodes": {"hosts": hosts}}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))

@@ -194,6 +194,8 @@ def runs(world):
         )
         extra = {
             "maintenance_kubeconfig": str(world["api"].kubeconfig(tmp)),
+            # The stand-in is not this inventory's API endpoint: the kubeconfig check's escape hatch.
+            "cluster_kubeconfig_server": f"http://127.0.0.1:{world['api'].port}",
             "maintenance_report_dir": str(tmp / f"reports-{name}"),
             "cluster_name": "lab",
         }

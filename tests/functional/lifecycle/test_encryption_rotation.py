@@ -71,7 +71,9 @@ class Rig:
                 "cluster_lifecycle_health_timeout": 6,
                 "etcd_backup_dir": str(root / name / "backups"),
             }
-        inventory = {"all": {"vars": {"cluster_kubeconfig": str(self.cluster.kubeconfig(root / "kubeconfig"))},
+        # The stand-in is not this inventory's API endpoint: the kubeconfig check's escape hatch.
+        inventory = {"all": {"vars": {"cluster_kubeconfig": str(self.cluster.kubeconfig(root / "kubeconfig")),
+                                      "cluster_kubeconfig_server": f"http://127.0.0.1:{self.cluster.port}"},
                              "children": {"control_plane": {"hosts": hosts}}}}
         self.inventory = root / "inventory.yml"
         self.inventory.write_text(yaml.safe_dump(inventory))

@@ -110,6 +110,8 @@ class Rig:
         inventory = {"all": {
             "vars": {"cluster_kubernetes_version": version, "cluster_mirror": "/srv/mirror",
                      "cluster_kubeconfig": str(self.api.kubeconfig(self.root / "kubeconfig")),
+                     # The stand-in API is not this inventory's endpoint: the kubeconfig check's escape hatch.
+                     "cluster_kubeconfig_server": f"http://127.0.0.1:{self.api.port}",
                      "cluster_lifecycle_drain_timeout": 30},
             "children": {"control_plane": {"hosts": {n: dict(node, ansible_host=ADDRESSES[n]) for n in CPS}},
                          "workers": {"hosts": {n: dict(node, ansible_host=ADDRESSES[n]) for n in WORKERS}}}}}
