@@ -19,6 +19,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import lookup_loader
 
 
 def _included(entry, index):
@@ -41,9 +42,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
     def _render(self, src, task_vars):
-        lookup = self._shared_loader_obj.lookup_loader.get(
-            "ansible.builtin.template", loader=self._loader, templar=self._templar
-        )
+        lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
         if lookup is None:
             raise AnsibleActionFail("host_files: the ansible.builtin.template lookup cannot be loaded")
         try:
