@@ -199,7 +199,7 @@ def test_the_escape_hatches_let_another_server_through(tmp_path, ours, other, ha
     extra.update({"cluster_kubeconfig_server": other.url.upper() + "/"} if hatch == "server"
                  else {"cluster_kubeconfig_check": False})
     rc, out = run(tmp_path, "playbooks/05_network.yml", inventory, extra)
-    assert REFUSED not in out
+    assert rc != 0 and REFUSED not in out  # it fails later, on the listener that speaks no TLS
     if hatch == "server":
         assert check_passed(out.replace("(cluster_kubeconfig_server)", "(cluster_api_endpoint_mode")), out[-3000:]
     assert "TASK [orchestrator.platform.k8s_apply : Create or re-label the namespaces]" in out, out[-3000:]
