@@ -371,3 +371,59 @@ def test_a_file_that_is_not_a_kubeconfig_is_refused_without_showing_it(tmp_path)
     rc, out = run(tmp_path, playbook, inventory, {"cluster_kubeconfig": str(broken)}, "--limit", "cp1")
     assert rc != 0 and f"'{broken}' (cluster_kubeconfig) cannot be read as a kubeconfig" in flat(out), out[-3000:]
     assert "not-a-real-token" not in out
+
+
+STEP2_PLAY = """
+- name: Render step 2's kubeadm configuration (files in the test directory)
+  hosts: control_plane
+  gather_facts: true
+  gather_subset: ["!all", "min", "network"]
+  roles:
+    - role: orchestrator.platform.kubeadm_config
+- name: Check a kubeconfig whose server is https://<controlPlaneEndpoint>, as kubeadm writes admin.conf
+  hosts: control_plane
+  gather_facts: false
+  tasks:
+    - name: Write that kubeconfig
+      ansible.builtin.copy:
+        content: "{{ {'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'admin',
+                      'clusters': [{'name': 'c', 'cluster': {'server': 'https://' ~ _endpoint}}],
+                      'contexts': [{'name': 'admin', 'context': {'cluster': 'c', 'user': 'u'}}],
+                      'users': [{'name': 'u', 'user': {}}]} | to_nice_yaml }}"
+        dest: "%(dir)s/{{ inventory_hostname }}-admin.conf"
+        mode: "0600"
+      vars:
+        _endpoint: >-
+          {{ (lookup('ansible.builtin.file', kubeadm_config_path) | ansible.builtin.from_yaml_all
+              | selectattr('kind', 'equalto', 'ClusterConfiguration') | first).controlPlaneEndpoint }}
+    - name: Check it
+      ansible.builtin.include_role:
+        name: orchestrator.platform.cluster
+        tasks_from: kubeconfig_check
+      vars:
+        cluster_kubeconfig_check_path: "%(dir)s/{{ inventory_hostname }}-admin.conf"
+"""
+
+
+@pytest.mark.parametrize("mode", [
+    {"cluster_api_endpoint_mode": "vip", "cluster_api_vip": "10.213.40.250"},
+    {"cluster_api_endpoint_mode": "kube-vip", "cluster_api_vip": "10.213.40.250"},
+    {"cluster_api_endpoint_mode": "external", "cluster_api_endpoint_host": "api.example.invalid",
+     "cluster_api_port": 443},
+    {"cluster_api_endpoint_mode": "single"},
+], ids=["vip", "kube-vip", "external", "single"])
+def test_the_check_expects_what_step2_writes(tmp_path, mode):
+    """The check's endpoint and the controlPlaneEndpoint kubeadm_config renders (which kubeadm writes
+    into admin.conf) are computed the same way: a drift between the two fails here."""
+    (tmp_path / "play.yml").write_text(STEP2_PLAY % {"dir": tmp_path})
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 "kubeadm_config_advertise_address": "10.213.40.11", **mode},
+        "children": {"control_plane": {"hosts": {"cp1": {
+            "kubeadm_config_path": str(tmp_path / "cp1/kubeadm-config.yaml"),
+            "kubeadm_config_policy_dir": str(tmp_path / "cp1/policy"),
+            "kubeadm_config_audit_log_dir": str(tmp_path / "cp1/audit")}}}},
+    }}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    rc, out = run(tmp_path, tmp_path / "play.yml", tmp_path / "inventory.yml")
+    assert rc == 0 and check_passed(out), out[-3000:]
