@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The lab: five Debian 12 node containers (three control planes, two workers) on the podman
-# network orch-lab, and playbooks/site.yml run against inventories/lab with the release built
-# here: the offline mirror of scripts/build-mirror.sh (mounted read-only in every node) and the
-# image registry of scripts/rig-registry.sh. The rig's part of each node (tests/rig/nodes.yml:
-# host-global sysctls masked, the bridge pod network, the kubeadm call record) runs first.
+# network orch-lab, and the twelve steps of playbooks/site.yml run against inventories/lab with the
+# release built here: the offline mirror of scripts/build-mirror.sh (mounted read-only in every
+# node) and the image registry of scripts/rig-registry.sh. The rig's part of each node
+# (tests/rig/nodes.yml: host-global sysctls masked, the bridge pod network, the kubeadm call
+# record) runs first; tests/rig/site.yml is site.yml with the rig's CRDs between steps 4 and 5
+# (tests/rig/platform.yml). Steps 5-11 send their objects to the real API server; the charts are
+# not installed (none can be downloaded here) and step 12 is off (no kube-bench image here): see
+# inventories/lab/group_vars/all/cluster.yml.
 #   scripts/lab.sh up      set-up (scripts/setup.sh), network and containers (reused when present),
-#                          then site.yml; prints what it created, what each play changed, where
-#                          the admin kubeconfig is and `kubectl get nodes`
+#                          then the steps; prints what it created, what each play changed, where
+#                          the admin kubeconfig is, `kubectl get nodes` and site.yml's summary
 #   scripts/lab.sh down    removes the containers and the network
 # Environment: LAB_MIRROR=<dir or URL> sets cluster_mirror for the run; LAB_TIMEOUT (seconds,
 # default 1800) bounds the playbook run; LAB_SETUP=0 skips scripts/setup.sh; LAB_PLAYBOOK runs
-# another playbook than playbooks/site.yml (e.g. playbooks/00_preflight.yml).
+# another playbook than tests/rig/site.yml (e.g. playbooks/00_preflight.yml).
 # Nothing waits without a time-out. Exit status: that of the step that stopped the run.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -28,7 +32,7 @@ NODES=(orch-lab-cp1 orch-lab-cp2 orch-lab-cp3 orch-lab-w1 orch-lab-w2)
 LOG_DIR="$ORCH_ROOT/lab"
 LOG="$LOG_DIR/site.log"
 LAB_TIMEOUT="${LAB_TIMEOUT:-1800}"
-PLAYBOOK="${LAB_PLAYBOOK:-playbooks/site.yml}"
+PLAYBOOK="${LAB_PLAYBOOK:-tests/rig/site.yml}"
 
 say() { printf 'lab: %s\n' "$*"; }
 die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
@@ -134,6 +138,12 @@ report() {
        END { if (n == 0) print "  nothing"; for (i = 1; i <= n; i++) print "  " order[i] ":" hosts[order[i]] }' "$LOG"
   echo
   sed -n '/^PLAY RECAP/,$p' "$LOG" | grep -v '^$' || true
+  # site.yml's own summary (endpoint, kubeconfig, what each step installed or skipped, next commands).
+  if grep -q '^TASK \[Print where the cluster stands' "$LOG"; then
+    echo
+    say "site.yml's summary:"
+    sed -n '/^TASK \[Print where the cluster stands/,/^$/p' "$LOG" | sed -n 's/^ *- "\{0,1\}\(.*\)"\{0,1\},\{0,1\}$/  \1/p'
+  fi
   echo
   if [ "$rc" -eq 0 ]; then
     say "$PLAYBOOK completed: every step it imports ran."
