@@ -76,17 +76,22 @@ _RENDER, _RENDER_DIR = _start_render()
 atexit.register(lambda: _RENDER is not None and _RENDER.poll() is None and _RENDER.kill())
 
 
-def run_steps(*extra: str) -> subprocess.CompletedProcess:
+def run_playbooks(playbooks: list[str], *extra: str, timeout: int = 3600) -> subprocess.CompletedProcess:
+    """ansible-playbook of playbooks/<each> on the scenario's inventory, from the controller."""
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
     return subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), *[str(ROOT / "playbooks" / s) for s in STEPS], *extra],
+        ["ansible-playbook", "-i", str(INVENTORY), *[str(ROOT / "playbooks" / p) for p in playbooks], *extra],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
         env=env,
-        timeout=3600,
+        timeout=timeout,
     )
+
+
+def run_steps(*extra: str) -> subprocess.CompletedProcess:
+    return run_playbooks(STEPS, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -272,16 +277,7 @@ def test_default_deny_network_policies_exist_where_the_roles_put_them(sent):
 
 
 def run_step5(*extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / "05_network.yml"), *extra],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env=env,
-        timeout=900,
-    )
+    return run_playbooks(["05_network.yml"], *extra, timeout=900)
 
 
 def test_a_kubeconfig_that_leads_elsewhere_is_refused_before_anything_is_sent(tmp_path):

@@ -26,6 +26,11 @@ KUBECONFIG = EPHEMERAL / "admin.conf"
 NAMESPACE = "rig-rollout"
 IMAGES = ["10.213.250.2:5000/pause:3.10.2", "10.213.250.2:5000/pause:rig-canary"]
 
+
+def pod_template(app: str) -> dict:
+    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "main", "image": IMAGES[0]}]}}
+
+
 CANARY = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "Rollout",
@@ -33,10 +38,7 @@ CANARY = {
     "spec": {
         "replicas": 2,
         "selector": {"matchLabels": {"app": "rollout-it"}},
-        "template": {
-            "metadata": {"labels": {"app": "rollout-it"}},
-            "spec": {"containers": [{"name": "main", "image": IMAGES[0]}]},
-        },
+        "template": pod_template("rollout-it"),
         "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}, {"pause": {}}]}},
     },
 }
@@ -49,10 +51,7 @@ WORKLOAD = {
     "spec": {
         "replicas": 0,
         "selector": {"matchLabels": {"app": "rollout-ref"}},
-        "template": {
-            "metadata": {"labels": {"app": "rollout-ref"}},
-            "spec": {"containers": [{"name": "main", "image": IMAGES[0]}]},
-        },
+        "template": pod_template("rollout-ref"),
     },
 }
 REFERRING = {
