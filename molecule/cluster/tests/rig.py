@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
+from pathlib import Path
 
 import testinfra
 
@@ -18,6 +20,17 @@ VIP_ENDPOINT = f"{VIP}:{API_PORT}"
 REGISTRY = "10.213.250.2:5000"
 KUBERNETES_VERSION = "v1.36.4"
 KUBEADM_LOG = "/var/log/rig-kubeadm.log"
+MANIFESTS = "/etc/kubernetes/manifests"
+# etcdctl against a control plane's own member with kubeadm's health-check client certificate.
+ETCDCTL = (
+    "etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt "
+    "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key "
+    "--dial-timeout 3s --command-timeout 20s"
+)
+CRICTL = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
+ROOT = Path(__file__).resolve().parents[3]
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+INVENTORY = Path(os.environ.get("MOLECULE_INVENTORY_FILE", "/nonexistent")).parent
 
 
 def node(name: str):
@@ -56,3 +69,34 @@ def kubeadm_calls(host) -> list[dict]:
         return []
     entries = [json.loads(line) for line in log.content_string.splitlines() if line.strip()]
     return [e for e in entries if e["argv"] and e["argv"][0] not in ("version", "--version")]
+
+
+def etcd_state() -> dict:
+    """What a restore (or a stray etcd operation) changes: per control plane the manifests, the held
+    ones, the running etcd and API server containers; the member list (names and IDs)."""
+    state = {}
+    for cp in CONTROL_PLANES:
+        host = node(cp)
+        state[cp] = {
+            "manifests": sorted(host.check_output(f"ls -1 {MANIFESTS}").split()),
+            "held": host.run("ls -A /etc/kubernetes/manifests-held-by-etcd-restore 2>/dev/null").stdout.split(),
+            "etcd": host.check_output(f"{CRICTL} ps --state running --name '^etcd$' -q").split(),
+            "apiserver": host.check_output(f"{CRICTL} ps --state running --name '^kube-apiserver$' -q").split(),
+        }
+    members = json.loads(node(CONTROL_PLANES[0]).check_output(f"{ETCDCTL} member list -w json"))["members"]
+    state["members"] = sorted((m["name"], m["ID"]) for m in members)
+    return state
+
+
+def run_playbooks(playbooks: list[str], *extra: str, timeout: int = 3600) -> subprocess.CompletedProcess:
+    """ansible-playbook of playbooks/<each> on the scenario's inventory, from the controller."""
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), *[str(ROOT / "playbooks" / p) for p in playbooks], *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
