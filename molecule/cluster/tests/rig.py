@@ -28,6 +28,13 @@ ETCDCTL = (
     "--dial-timeout 3s --command-timeout 20s"
 )
 CRICTL = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
+
+
+def vip_readyz(timeout: str = "2s") -> list[str]:
+    """kubectl on a worker asking the API's /readyz through the VIP with the kubelet's credentials,
+    as any client of the cluster reaches it (argv for a node's run: join with spaces)."""
+    return ["kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf", "--server", f"https://{VIP_ENDPOINT}",
+            f"--request-timeout={timeout}", "get", "--raw", "/readyz"]
 ROOT = Path(__file__).resolve().parents[3]
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 INVENTORY = Path(os.environ.get("MOLECULE_INVENTORY_FILE", "/nonexistent")).parent

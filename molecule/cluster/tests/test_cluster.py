@@ -15,7 +15,6 @@ import time
 import pytest
 from rig import (
     ADDRESSES,
-    API_PORT,
     CONTROL_PLANES,
     KUBERNETES_VERSION,
     NODES,
@@ -26,6 +25,7 @@ from rig import (
     kubectl_json,
     node,
     until,
+    vip_readyz,
 )
 
 NAMESPACE = "rig-test"
@@ -269,8 +269,7 @@ def test_kubectl_through_the_vip_answers_again_soon_after_the_holders_api_server
     bound = 30
     holder = until(_vip_holders, timeout=15)[0]
     worker = node("orch-cl-w1")
-    probe = (f"kubectl --kubeconfig /etc/kubernetes/kubelet.conf --server https://{VIP}:{API_PORT} "
-             f"--request-timeout=2s get --raw /readyz")
+    probe = " ".join(vip_readyz("2s"))
     assert worker.run(probe).rc == 0
     start = time.monotonic()
     node(holder).check_output("pkill -KILL -f '^kube-apiserver '")

@@ -25,7 +25,6 @@ from rig import (
     CRICTL,
     ETCDCTL,
     MANIFESTS,
-    VIP_ENDPOINT,
     WORKERS,
     etcd_state,
     kubectl,
@@ -33,6 +32,7 @@ from rig import (
     node,
     run_playbooks,
     until,
+    vip_readyz,
 )
 
 NAMESPACE = "restore-test"
@@ -74,6 +74,9 @@ def test_etcdctl_and_etcdutl_are_the_clusters_own_version():
 
 def test_check_mode_and_a_limit_leave_etcd_as_it_was():
     kubectl("create", "namespace", NAMESPACE)
+    # A restore plans from the newest snapshot: take one (step 3's backup service), so this test does
+    # not depend on test_etcd_backup having run before it.
+    node(CONTROL_PLANES[0]).check_output("systemctl start etcd-backup.service")
     before = etcd_state()
     assert len(before["members"]) == 3 and all(before[cp]["etcd"] for cp in CONTROL_PLANES)
     planned = run_playbooks(["etcd_restore.yml"], "--check", "-e", "etcd_restore_confirm=true", timeout=900)
@@ -137,8 +140,7 @@ def test_restore_brings_back_every_object_after_every_members_data_is_destroyed(
     print(f"etcd_restore.yml: {took:.0f} s")
 
     # Through the VIP, as every client of the cluster reaches it.
-    probe = (f"kubectl --kubeconfig /etc/kubernetes/kubelet.conf --server https://{VIP_ENDPOINT} "
-             "--request-timeout=5s get --raw /readyz")
+    probe = " ".join(vip_readyz("5s"))
     assert until(lambda: node(WORKERS[0]).run(probe).rc == 0, timeout=180)
     back = until(lambda: stored() or None, timeout=120)
     assert ("ConfigMap", "after-the-backup") not in back

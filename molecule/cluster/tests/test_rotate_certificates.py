@@ -46,7 +46,18 @@ from itertools import combinations, pairwise
 from urllib.parse import urlsplit
 
 import pytest
-from rig import CONTROL_PLANES, CRICTL, EPHEMERAL, VIP_ENDPOINT, WORKERS, kubeadm_calls, node, run_playbooks, until
+from rig import (
+    CONTROL_PLANES,
+    CRICTL,
+    EPHEMERAL,
+    VIP_ENDPOINT,
+    WORKERS,
+    kubeadm_calls,
+    node,
+    run_playbooks,
+    until,
+    vip_readyz,
+)
 
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
 # Leaf certificates under /etc/kubernetes/pki that `kubeadm certs renew all` renews (the CAs are not
@@ -59,8 +70,7 @@ PKI = [
 KUBECONFIGS = ["admin.conf", "controller-manager.conf", "scheduler.conf"]
 OPENSSL = "openssl x509 -noout -serial -enddate -subject -ext subjectAltName"
 CONTROLLER_ADMIN = EPHEMERAL / "admin.conf"
-PROBE = ["podman", "exec", WORKERS[0], "kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf",
-         "--server", f"https://{VIP_ENDPOINT}", "--request-timeout=2s", "get", "--raw", "/readyz"]
+PROBE = ["podman", "exec", WORKERS[0], *vip_readyz("2s")]
 # The longest the API may stay unanswered through the VIP while one control plane's API server is
 # down. The VIP holder's keepalived sees its own API server fail after fall 2 checks 2 s apart (each
 # curl up to 2 s: <= ~6 s) and gives the VIP to the next control plane at its next advert (1 s), and
