@@ -445,6 +445,32 @@ def backup_metric(text):
     return value
 
 
+def _timer_findings(item):
+    """A control plane whose snapshot timer is not active, or not enabled at boot, fails at once
+    (its last snapshot may still be young). item["timer"]: {unit, active, enabled, error} as
+    `systemctl is-active` and `is-enabled` answered; absent or None (a recording made before the
+    timer was read, or maintenance_etcd_backup_timer empty): nothing to judge."""
+    timer = item.get("timer")
+    if not timer:
+        return []
+    if not isinstance(timer, dict):
+        raise ReportError("etcd backup timer state is not a dict: %r" % (timer,))
+    active = str(timer.get("active") or "unknown")
+    enabled = str(timer.get("enabled") or "unknown")
+    if active == "active" and enabled == "enabled":
+        return []
+    unit = timer.get("unit") or "etcd-backup.timer"
+    wrong = []
+    if active != "active":
+        wrong.append("not running (is-active: %s)" % active)
+    if enabled != "enabled":
+        wrong.append("not enabled at boot (is-enabled: %s)" % enabled)
+    error = str(timer.get("error") or "").strip()
+    return [finding(FAIL, "etcd-backup/%s" % item.get("host", "?"), "the snapshot timer %s is %s: no new etcd "
+                    "snapshot is taken on this control plane%s" % (unit, " and ".join(wrong),
+                                                                   " (%s)" % error[:200] if error else ""))]
+
+
 def _etcd_backup_findings(etcd_metrics, opts, now, ages):
     findings = []
     newest = None
@@ -453,11 +479,12 @@ def _etcd_backup_findings(etcd_metrics, opts, now, ages):
         ages[str(item.get("host", "?"))] = stamp
         if stamp is not None:
             newest = stamp if newest is None else max(newest, stamp)
+        findings.extend(_timer_findings(item))
     limit = opts["etcd_backup_max_age_hours"] * 3600
     if newest is None:
-        return [finding(FAIL, "etcd-backup", "no %s reported by any control plane" % _METRIC)]
+        return [*findings, finding(FAIL, "etcd-backup", "no %s reported by any control plane" % _METRIC)]
     if now - newest > limit:
-        return [finding(FAIL, "etcd-backup", "newest etcd snapshot is %sh old (%s), limit %sh" % (
+        return [*findings, finding(FAIL, "etcd-backup", "newest etcd snapshot is %sh old (%s), limit %sh" % (
             _hours(now - newest), iso(newest), opts["etcd_backup_max_age_hours"]))]
     # the newest snapshot is recent enough: name a control plane whose own timer is behind
     for host, stamp in sorted(ages.items()):
@@ -500,8 +527,9 @@ def _velero_findings(velero_backups, opts, now, schedules_data):
 
 
 def check_backups(etcd_metrics, velero_backups, opts, now):
-    """Backup age: the etcd snapshot textfile metric of each control plane, and per Velero
-    schedule its newest Completed Backup (status.phase, status.completionTimestamp)."""
+    """Backup age: the etcd snapshot textfile metric and the snapshot timer's state of each control
+    plane, and per Velero schedule its newest Completed Backup (status.phase,
+    status.completionTimestamp). None for either input: not judged (a cluster without Velero)."""
     findings = []
     data = {"etcd": {}, "velero": {}}
     if etcd_metrics is not None:
@@ -561,7 +589,10 @@ SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 
 def check_vulnerabilities(reports, opts):
     """Trivy operator VulnerabilityReports (aquasecurity.github.io/v1alpha1): report.summary
-    counts per image, fixable critical vulnerabilities fail (when trivy_fail_fixable_critical)."""
+    counts per image, fixable critical vulnerabilities fail (when trivy_fail_fixable_critical).
+    {"error": msg} (the API could not be read, or the cluster does not serve it): a failed check."""
+    if isinstance(reports, dict) and "error" in reports:
+        return not_gathered("vulnerabilities", "Image vulnerabilities (Trivy)", reports["error"])
     totals = {s: 0 for s in SEVERITIES}
     images = {}
     for rep in reports:

@@ -33,8 +33,11 @@ def _free_port() -> int:
 
 
 class StandInApi:
-    def __init__(self, objects: list[dict[str, Any]], logs: dict[tuple[str, str, str], str]):
+    def __init__(self, objects: list[dict[str, Any]], logs: dict[tuple[str, str, str], str],
+                 without: tuple[str, ...] = ()):
         self.objects = objects
+        # kinds whose API this stand-in does not serve (a cluster without that CRD)
+        self.kinds = {kind: spec for kind, spec in KINDS.items() if kind not in without}
         self.logs = logs  # (namespace, pod, container) -> log text
         self.requests: list[tuple[str, dict[str, list[str]], str | None]] = []
         self.port = _free_port()
@@ -51,7 +54,7 @@ class StandInApi:
         self.thread.join(timeout=5)
 
     def _discovery(self, path: str) -> Any:
-        groups = sorted({(g, v) for g, v, _p, _n in KINDS.values() if g})
+        groups = sorted({(g, v) for g, v, _p, _n in self.kinds.values() if g})
         if path == "/version":
             return {"major": "1", "minor": "36", "gitVersion": "v1.36.4", "platform": "linux/amd64"}
         if path == "/api":
@@ -65,7 +68,7 @@ class StandInApi:
             base = f"/apis/{group}/{version}" if group else "/api/v1"
             if path == base:
                 resources = []
-                for kind, (g, v, plural, namespaced) in KINDS.items():
+                for kind, (g, v, plural, namespaced) in self.kinds.items():
                     if (g, v) == (group, version):
                         resources.append({"name": plural, "singularName": kind.lower(), "namespaced": namespaced,
                                           "kind": kind, "verbs": ["get", "list", "watch"]})
@@ -77,7 +80,7 @@ class StandInApi:
         return None
 
     def _list(self, path: str, query: dict[str, list[str]]) -> Any:
-        for kind, (group, version, plural, _namespaced) in KINDS.items():
+        for kind, (group, version, plural, _namespaced) in self.kinds.items():
             base = f"/apis/{group}/{version}" if group else "/api/v1"
             if not path.startswith(base + "/"):
                 continue

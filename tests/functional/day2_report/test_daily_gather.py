@@ -4,7 +4,11 @@ REAL etcd (Debian's etcd server) with TLS and client-certificate authentication 
 the certificates from a kubeadm-shaped PKI the test generates, the backup metric from a textfile.
 
 Two control planes: cp1 is healthy; cp2 has no etcd listening and an expired certificate. A run
-with cp1 alone passes (exit 0), a run with both fails (exit 2) naming cp2's problems.
+with cp1 alone passes (exit 0), a run with both fails (exit 2) naming cp2's problems. The etcd
+backup timer: not read on cp1 (maintenance_etcd_backup_timer empty); on cp2 the real systemctl of
+this machine is asked about a unit that does not exist, which must fail the backups check. A third
+run (cp1, an inventory with Falco, Argo CD and Velero off) goes to a stand-in API of its own, so
+that what it asked for can be told apart: no Falco pod, Application or Velero Backup.
 """
 
 from __future__ import annotations
@@ -123,6 +127,11 @@ def world():
         pod["metadata"]["labels"]["app.kubernetes.io/name"] = "falco"
     logs = {("falco", falco_pods[0]["metadata"]["name"], "falco"): "\n".join(inputs["falco"]) + "\n"}
     api = StandInApi(objects, logs)
+    bare_api = StandInApi(objects, logs)  # the run of an inventory without Falco, Argo CD and Velero
+    (tmp / "bare").mkdir()
+    # Argo CD and Velero switched on, but their CRDs were never installed: the API serves neither kind
+    crdless_api = StandInApi(objects, logs, without=("Application", "Backup"))
+    (tmp / "crdless").mkdir()
 
     (tmp / "cp1/etcd_backup.prom").write_text(
         "orchestrator_etcd_backup_last_success_timestamp_seconds %d\n" % (time.time() - 3600)
@@ -130,8 +139,10 @@ def world():
     deadline = time.time() + 30
     while time.time() < deadline and b"ready to serve client requests" not in (tmp / "etcd.log").read_bytes():
         time.sleep(0.2)
-    yield {"tmp": tmp, "api": api, "etcd_port": client_port}
+    yield {"tmp": tmp, "api": api, "bare_api": bare_api, "crdless_api": crdless_api, "etcd_port": client_port}
     api.stop()
+    bare_api.stop()
+    crdless_api.stop()
     etcd.terminate()
     etcd.wait(timeout=30)
     log.close()
@@ -151,6 +162,8 @@ def _host(world, name: str, etcd_port: int) -> dict:
         "maintenance_etcd_cert": f"{world['tmp']}/cp1/pki/etcd/healthcheck-client.crt",
         "maintenance_etcd_key": f"{world['tmp']}/cp1/pki/etcd/healthcheck-client.key",
         "maintenance_etcd_backup_metric_file": f"{root}/etcd_backup.prom",
+        # cp1: the timer is not read; cp2: systemctl is asked about a timer this machine does not have
+        "maintenance_etcd_backup_timer": "" if name == "cp1" else "orch-day2-test-absent.timer",
     }
 
 
@@ -159,7 +172,7 @@ def runs(world):
     tmp = world["tmp"]
     out = {}
     procs = {}
-    for name, hosts in (("cp1", ["cp1"]), ("both", ["cp1", "cp2", "cp3"])):
+    for name, hosts in (("cp1", ["cp1"]), ("both", ["cp1", "cp2", "cp3"]), ("bare", ["cp1"]), ("crdless", ["cp1"])):
         dead = _port()  # nothing listens there
         inventory = tmp / f"inventory-{name}.yml"
         inventory.write_text(
@@ -192,13 +205,16 @@ def runs(world):
                 }
             )
         )
+        api = world.get(f"{name}_api", world["api"])
         extra = {
-            "maintenance_kubeconfig": str(world["api"].kubeconfig(tmp)),
+            "maintenance_kubeconfig": str(api.kubeconfig(tmp / name if f"{name}_api" in world else tmp)),
             # The stand-in is not this inventory's API endpoint: the kubeconfig check's escape hatch.
-            "cluster_kubeconfig_server": f"http://127.0.0.1:{world['api'].port}",
+            "cluster_kubeconfig_server": f"http://127.0.0.1:{api.port}",
             "maintenance_report_dir": str(tmp / f"reports-{name}"),
             "cluster_name": "lab",
         }
+        if name == "bare":
+            extra.update(falco_enabled=False, argocd_enabled=False, velero_enabled=False)
         procs[name] = playbook("playbooks/maintenance/daily.yml", tmp, extra, inventory=inventory)
     for name, proc in procs.items():
         rc = proc.wait(timeout=300)
@@ -244,13 +260,21 @@ def test_broken_control_plane_fails_and_is_named(runs):
         "etcd": "fail",
         "applications": "ok",
         "falco": "ok",
-        "backups": "warn",
+        "backups": "fail",
     }
     findings = {(c["name"], f["status"], f["object"]) for c in report["checks"] for f in c["findings"]}
     assert ("certificates", "fail", f"cert/cp2:{runs['both'][2].parent}/cp2/pki/apiserver.crt") in findings
     assert ("etcd", "fail", "etcd/cp2") in findings
     assert ("etcd", "fail", "etcd") in findings  # 1 of 2 members healthy: quorum at risk
-    assert ("backups", "warn", "etcd-backup/cp2") in findings
+    assert ("backups", "warn", "etcd-backup/cp2") in findings  # no metric file on cp2
+    assert ("backups", "fail", "etcd-backup/cp2") in findings  # and its timer is not there
+    timer = next(
+        f["message"]
+        for c in report["checks"]
+        for f in c["findings"]
+        if f["status"] == "fail" and f["object"] == "etcd-backup/cp2"
+    )
+    assert "orch-day2-test-absent.timer is not running" in timer and "not enabled at boot" in timer, timer
     assert ("certificates", "fail", "cert/cp3:-") in findings
     assert ("etcd", "fail", "etcd/cp3") in findings
     etcd = next(c for c in report["checks"] if c["name"] == "etcd")
@@ -268,3 +292,35 @@ def test_requests_the_gathering_sent(world, runs):
     )
     assert "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications" in [p for p, _q in paths]
     assert "/apis/velero.io/v1/namespaces/velero/backups" in [p for p, _q in paths]
+
+
+def test_without_platform_parts_their_objects_are_not_asked_for(world, runs):
+    rc, log, report = _report(runs, "bare")
+    assert rc == 0, log[-4000:]
+    assert [c["name"] for c in report["checks"]] == ["nodes", "pods", "certificates", "etcd", "backups"]
+    backups = next(c for c in report["checks"] if c["name"] == "backups")
+    assert backups["status"] == "ok" and backups["data"]["velero"] == {}, backups
+    assert list(backups["data"]["etcd"]) == ["cp1"] and backups["data"]["etcd"]["cp1"]
+    paths = [p for p, _q, _auth in world["bare_api"].requests]
+    assert "/api/v1/pods" in paths  # the run did read this API
+    asked = [p for p in paths if "velero" in p or "argoproj" in p or "falco" in p]
+    assert asked == [], asked
+
+
+def test_an_api_the_cluster_does_not_serve_fails_its_check(world, runs):
+    """Argo CD and Velero on, their CRDs missing: k8s_info finds no API (api_found false, no
+    resources), which must not read as an empty, passing list."""
+    rc, log, report = _report(runs, "crdless")
+    assert rc == 2, log[-4000:]
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses == {n: "fail" if n in ("applications", "backups") else "ok" for n in statuses}, statuses
+    assert list(statuses) == ["nodes", "pods", "certificates", "etcd", "applications", "falco", "backups"]
+    messages = {c["name"]: [f["message"] for f in c["findings"]] for c in report["checks"]}
+    assert messages["applications"] == [
+        'not gathered: Failed to find API for resource with apiVersion "argoproj.io/v1alpha1" and kind "Application"'
+    ], messages
+    assert messages["backups"] == [
+        'not gathered: Failed to find API for resource with apiVersion "velero.io/v1" and kind "Backup"'
+    ], messages
+    paths = [p for p, _q, _auth in world["crdless_api"].requests]
+    assert "/apis" in paths and not [p for p in paths if p.startswith(("/apis/argoproj.io/", "/apis/velero.io/"))]

@@ -29,7 +29,39 @@ SCENARIOS = {
     "nodes-unreadable": ("nodes-unreadable", {}, 2, "fail", {"nodes": "fail"}),
     # a check switched off is not in the report
     "no-argocd": ("daily-healthy.json", {"maintenance_daily_checks": ["nodes", "pods", "backups"]}, 0, "ok", {}),
+    # cp2's snapshot timer stopped 3 h ago: its last snapshot is young, the timer's state fails at once
+    "stopped-timer": ("stopped-timer", {}, 2, "fail", {"backups": "fail"}),
+    # an inventory without Falco, Argo CD and Velero: their checks (and Velero's part of backups) are off
+    "no-platform-parts": (
+        "daily-healthy.json",
+        {"falco_enabled": False, "argocd_enabled": False, "velero_enabled": "false"},
+        0,
+        "ok",
+        {},
+    ),
+    # Velero off and a recording made without it (no velero_backups at all): backups judges etcd alone
+    "no-velero-recorded": ("no-velero-backups", {"velero_enabled": False}, 0, "ok", {}),
+    # without Velero, old etcd snapshots still fail the backups check (and only they are named)
+    "no-velero-expired": ("daily-expired-backup.json", {"velero_enabled": False}, 2, "fail", {"backups": "fail"}),
+    # Velero on but its Backups unreadable: a failed check, never a silent pass
+    "velero-unreadable": ("velero-unreadable", {}, 2, "fail", {"backups": "fail"}),
+    # an explicit list wins over the platform switches
+    "explicit-list-wins": (
+        "daily-healthy.json",
+        {
+            "falco_enabled": False,
+            "argocd_enabled": False,
+            "maintenance_daily_checks": ["nodes", "applications", "falco"],
+        },
+        0,
+        "ok",
+        {},
+    ),
 }
+ALL_DAILY = ["nodes", "pods", "certificates", "etcd", "applications", "falco", "backups"]
+# The checks in the report where the scenario does not give maintenance_daily_checks: all of them,
+# but for these scenarios.
+CHECKS = {"no-platform-parts": ["nodes", "pods", "certificates", "etcd", "backups"]}
 
 
 def _recorded(name: str, tmp: Path) -> Path:
@@ -39,6 +71,17 @@ def _recorded(name: str, tmp: Path) -> Path:
     if name == "cert-warn":
         cert = data["inputs"]["certificates"][0]
         cert.update(days_left=20.0, status="warn")
+    elif name == "stopped-timer":
+        # what systemctl is-active / is-enabled answered on each control plane: cp2's timer was stopped
+        for item in data["inputs"]["etcd_backup_metrics"]:
+            active = "inactive" if item["host"] == "cp2" else "active"
+            item["timer"] = {"unit": "etcd-backup.timer", "active": active, "enabled": "enabled", "error": ""}
+    elif name == "no-velero-backups":
+        del data["inputs"]["velero_backups"]
+    elif name == "velero-unreadable":
+        data["inputs"]["velero_backups"] = {
+            "error": "Failed to find exact match for velero.io/v1.Backup by [kind, name, singularName, shortNames]"
+        }
     elif name == "nodes-unreadable":
         data["inputs"]["nodes"] = {
             "error": "Failed to get client due to HTTPSConnectionPool(host='10.89.100.100', "
@@ -82,9 +125,7 @@ def test_verdict_and_exit_code(runs, scenario):
     assert report["verdict"] == verdict
     assert report["needs_human"] is (rc_expected != 0)
     got = {c["name"]: c["status"] for c in report["checks"]}
-    wanted = extra.get(
-        "maintenance_daily_checks", ["nodes", "pods", "certificates", "etcd", "applications", "falco", "backups"]
-    )
+    wanted = extra.get("maintenance_daily_checks", CHECKS.get(scenario, ALL_DAILY))
     assert list(got) == wanted
     for name in wanted:
         assert got[name] == statuses.get(name, "ok"), (name, report["checks"])
@@ -109,3 +150,24 @@ def test_findings_name_the_object(runs):
     assert findings("crashloop") == [("fail", "pod/velero/velero-7f8b9c6d5-qk4rt")]
     assert ("fail", "etcd-backup") in findings("expired-backup")
     assert ("fail", "schedule/daily-cluster") in findings("expired-backup")
+    assert findings("stopped-timer") == [("fail", "etcd-backup/cp2")]
+    assert findings("no-platform-parts") == []
+    assert findings("no-velero-recorded") == []
+    assert findings("no-velero-expired") == [("fail", "etcd-backup")]  # no Velero schedule judged
+    assert findings("velero-unreadable") == [("fail", "backups")]
+
+
+def test_velero_switched_off_is_not_judged(runs):
+    def backups(name):
+        report = json.loads((runs[name][2] / "daily-latest.json").read_text())
+        return next(c for c in report["checks"] if c["name"] == "backups")
+
+    assert sorted(backups("healthy")["data"]["velero"]) == ["daily-cluster", "daily-offsite", "hourly-volumes"]
+    for name in ("no-platform-parts", "no-velero-recorded", "no-velero-expired"):
+        check = backups(name)
+        assert check["data"]["velero"] == {}, check
+        assert check["summary"].endswith("Velero schedules: -"), check
+        assert sorted(check["data"]["etcd"]) == ["cp1", "cp2", "cp3"]
+    message = backups("stopped-timer")["findings"][0]["message"]
+    assert "etcd-backup.timer is not running (is-active: inactive)" in message, message
+    assert "not gathered" in backups("velero-unreadable")["findings"][0]["message"]

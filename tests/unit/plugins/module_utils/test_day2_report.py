@@ -386,6 +386,80 @@ def test_etcd_backup_ages(healthy):
     assert result["status"] == "fail" and "no orchestrator_etcd_backup" in result["findings"][0]["message"]
 
 
+def _with_timers(healthy, **states):
+    """The recorded metrics of cp1..cp3, each with the timer state systemctl answered (active and
+    enabled unless states names the host: {host: (is-active, is-enabled)})."""
+    metrics = copy.deepcopy(healthy["etcd_backup_metrics"])
+    for item in metrics:
+        active, enabled = states.get(item["host"], ("active", "enabled"))
+        item["timer"] = {"unit": "etcd-backup.timer", "active": active, "enabled": enabled, "error": ""}
+    return metrics
+
+
+def test_a_running_enabled_timer_is_no_finding(healthy):
+    result = d.check_backups(_with_timers(healthy), None, OPTS, NOW)
+    assert result["status"] == "ok" and result["findings"] == []
+
+
+@pytest.mark.parametrize(
+    "state, said",
+    [
+        (("inactive", "enabled"), "not running (is-active: inactive)"),
+        (("failed", "enabled"), "not running (is-active: failed)"),
+        (("active", "disabled"), "not enabled at boot (is-enabled: disabled)"),
+        (("inactive", "disabled"), "not running (is-active: inactive) and not enabled at boot (is-enabled: disabled)"),
+    ],
+)
+def test_a_stopped_or_disabled_timer_fails_at_once(healthy, state, said):
+    # cp2's last snapshot is 3 h old, well within the 13 h limit: only the timer's state says it stopped
+    result = d.check_backups(_with_timers(healthy, cp2=state), None, OPTS, NOW)
+    assert result["status"] == "fail"
+    assert [(f["status"], f["object"]) for f in result["findings"]] == [("fail", "etcd-backup/cp2")]
+    message = result["findings"][0]["message"]
+    assert "etcd-backup.timer" in message and said in message, message
+
+
+def test_an_unreadable_timer_fails_with_what_systemctl_said(healthy):
+    metrics = _with_timers(healthy)
+    metrics[0]["timer"] = {
+        "unit": "etcd-backup.timer",
+        "active": "",
+        "enabled": "",
+        "error": "Failed to connect to bus: Host is down",
+    }
+    result = d.check_backups(metrics, None, OPTS, NOW)
+    assert [(f["status"], f["object"]) for f in result["findings"]] == [("fail", "etcd-backup/cp1")]
+    assert "is-active: unknown" in result["findings"][0]["message"]
+    assert "Failed to connect to bus" in result["findings"][0]["message"]
+
+
+def test_a_recording_without_the_timer_state_is_not_judged_on_it(healthy):
+    metrics = copy.deepcopy(healthy["etcd_backup_metrics"])
+    assert all("timer" not in item for item in metrics)  # recorded before the timer was read
+    assert d.check_backups(metrics, None, OPTS, NOW)["findings"] == []
+    metrics[1]["timer"] = None  # maintenance_etcd_backup_timer empty: not read
+    assert d.check_backups(metrics, None, OPTS, NOW)["findings"] == []
+
+
+def test_a_stopped_timer_is_named_beside_an_old_snapshot(healthy):
+    metrics = _with_timers(healthy, cp1=("inactive", "enabled"))
+    for item in metrics:
+        item["text"] = "orchestrator_etcd_backup_last_success_timestamp_seconds %d\n" % (NOW - 3600 * 20)
+    found = [(f["status"], f["object"]) for f in d.check_backups(metrics, None, OPTS, NOW)["findings"]]
+    assert found == [("fail", "etcd-backup"), ("fail", "etcd-backup/cp1")]
+
+
+def test_velero_switched_off_judges_etcd_alone(healthy):
+    inputs = {k: v for k, v in healthy.items() if k != "velero_backups"}
+    (backups,) = [c for c in d.daily_checks(inputs, {}, NOW) if c["name"] == "backups"]
+    assert backups["status"] == "ok" and backups["data"]["velero"] == {}
+    assert "Velero schedules: -" in backups["summary"]
+    # an unreadable Velero is still a failed check (the key is there, with the error)
+    inputs["velero_backups"] = {"error": "the server could not find the requested resource"}
+    (backups,) = [c for c in d.daily_checks(inputs, {}, NOW) if c["name"] == "backups"]
+    assert backups["status"] == "fail" and "not gathered" in backups["findings"][0]["message"]
+
+
 def test_velero_backup_ages(healthy):
     backups = copy.deepcopy(healthy["velero_backups"])
     assert d.check_backups(None, backups, OPTS, NOW)["status"] == "ok"
@@ -677,3 +751,10 @@ def test_policy_review_without_exemptions_flags_privileged_namespaces():
     )
     failing = {f["object"] for f in result["findings"] if f["status"] == "fail"}
     assert failing == {"namespace/kube-system", "namespace/falco"}
+
+
+def test_vulnerabilities_not_served_is_a_failed_check_not_zero_images():
+    result = d.check_vulnerabilities({"error": "the cluster does not serve VulnerabilityReport"}, OPTS)
+    assert result["status"] == "fail"
+    assert result["findings"][0]["ref"] == "vulnerabilities"
+    assert "not gathered" in result["findings"][0]["message"]
