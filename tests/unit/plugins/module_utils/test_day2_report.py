@@ -756,5 +756,5 @@ def test_policy_review_without_exemptions_flags_privileged_namespaces():
 def test_vulnerabilities_not_served_is_a_failed_check_not_zero_images():
     result = d.check_vulnerabilities({"error": "the cluster does not serve VulnerabilityReport"}, OPTS)
     assert result["status"] == "fail"
-    assert result["findings"][0]["ref"] == "vulnerabilities"
+    assert result["findings"][0]["object"] == "vulnerabilities"
     assert "not gathered" in result["findings"][0]["message"]
