@@ -5,6 +5,7 @@ cluster that follow them)."""
 from __future__ import annotations
 
 LAST = [
+    "test_remove_and_scale.py",  # removes a control plane and both workers, and adds them back
     "test_worker_unreachable.py",  # resets both workers and joins them again
     "test_etcd_restore.py",  # destroys etcd's data on every control plane and restores it
 ]

@@ -92,6 +92,7 @@ class Rig:
             "_control_plane_join_config": str(self.k8s / "kubeadm-join.yaml"),
             "_control_plane_upload_certs_config": str(self.k8s / "kubeadm-upload-certs.yaml"),
             "_control_plane_output_log": str(self.log),
+            "_control_plane_kubelet_service": "",  # this machine has no kubelet unit to enable
             "_control_plane_admin_conf": "{{ test_admin_conf }}",
         }
 
