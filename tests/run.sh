@@ -98,8 +98,11 @@ gate_syntax() {
   return $rc
 }
 
+# The test files run on ORCH_PYTEST_WORKERS pytest-xdist workers (default 2, the cores of this machine
+# kind; 0 runs them in this process), each file - or each group of files sharing a render - on one
+# worker (tests/functional/conftest.py).
 gate_pytest() {
-  pytest -q --durations=15
+  pytest -q --durations=15 -n "${ORCH_PYTEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder
   local rc=$?
   # pytest exits 5 when it collected nothing: not a failure of the gate while there is no test.
   [ $rc -eq 5 ] && return 0
