@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import testinfra
 
 CONTROL_PLANES = ["orch-cl-cp1", "orch-cl-cp2", "orch-cl-cp3"]
@@ -106,4 +107,13 @@ def run_playbooks(playbooks: list[str], *extra: str, timeout: int = 3600) -> sub
         cwd=ROOT,
         env=env,
         timeout=timeout,
+    )
+
+
+def by_hand(what: str, minutes: int):
+    """The mark of a test file too long for the CI gate: it runs only with ORCH_RIG_LONG=1
+    (`make test-long`)."""
+    return pytest.mark.skipif(
+        os.environ.get("ORCH_RIG_LONG") != "1",
+        reason=f"{what} on the rig runs by hand: ORCH_RIG_LONG=1 (about {minutes} minutes more than CI has)",
     )

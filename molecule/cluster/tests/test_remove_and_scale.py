@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
 import threading
@@ -42,6 +41,7 @@ from rig import (
     REGISTRY,
     ROOT,
     WORKERS,
+    by_hand,
     kubeadm_calls,
     kubectl,
     kubectl_json,
@@ -51,12 +51,9 @@ from rig import (
     vip_readyz,
 )
 
-# About 5 minutes on the rig (4 min 33 s on 2026-12-07: three scale-outs, four removals): by hand, with `make test-long`
-# (ORCH_RIG_LONG=1), not in the CI gate.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("ORCH_RIG_LONG") != "1",
-    reason="node removal and scale-out on the rig run by hand: ORCH_RIG_LONG=1 (about 5 minutes more than CI has)",
-)
+# About 5 minutes on the rig (4 min 33 s on 2026-12-07: three scale-outs, four removals): by hand,
+# with `make test-long` (ORCH_RIG_LONG=1), not in the CI gate.
+pytestmark = by_hand("node removal and scale-out", 5)
 FIRST = CONTROL_PLANES[0]
 CONTROL_PLANE = CONTROL_PLANES[-1]  # orch-cl-cp3: removed and added back
 RUNNING_WORKER, STOPPED_WORKER = WORKERS  # orch-cl-w1 drained and removed; orch-cl-w2 removed while stopped

@@ -50,6 +50,7 @@ from rig import (
     INVENTORY,
     ROOT,
     VIP_ENDPOINT,
+    by_hand,
     kubectl,
     node,
     run_playbooks,
@@ -58,10 +59,7 @@ from rig import (
 
 # About 12 minutes on the rig (three rolling API server restarts per phase, the rewrite, a killed
 # and a resumed run): by hand, with `make test-long` (ORCH_RIG_LONG=1), not in the CI gate.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("ORCH_RIG_LONG") != "1",
-    reason="the encryption-key rotation on the rig runs by hand: ORCH_RIG_LONG=1 (about 12 minutes more than CI has)",
-)
+pytestmark = by_hand("the encryption-key rotation", 12)
 NAMESPACE = "rotation-test"
 SECRETS = 30
 PLAYBOOK = "rotate_encryption_key.yml"
