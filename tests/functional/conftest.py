@@ -21,6 +21,11 @@ from pathlib import Path
 
 import pytest
 
+try:  # pytest-xdist: the gate's workers (tests/run.sh); without it the hook below is never called
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:
+    LoadScopeScheduling = object
+
 HERE = Path(__file__).resolve().parent
 SHARED = {
     # conftest.py's obs_render (steps 9/11/12) and storage_mesh_render's cache (steps 7/8).
@@ -81,8 +86,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getoption("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 (needed only with -n)
-
     prefix = HERE.relative_to(config.rootpath).as_posix() + "/"
 
     class UnitScheduling(LoadScopeScheduling):
